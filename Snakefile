@@ -1,0 +1,24 @@
+# DNABERT as one reproducible Snakemake workflow. See README.md.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The embedded default (the offline demo). A --configfile replaces it whole, so a
+# real-scale config never inherits the demo's simulate: section; schema defaults
+# fill in what it leaves out.
+if not workflow.overwrite_configfiles:
+
+    configfile: Path(workflow.basedir) / "config" / "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/genome.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,139 @@
+"""Config validation: schema errors name the key and what was expected; semantic checks."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from dnabert.config import ConfigError, source_file, validate_config
+from conftest import REPO
+
+SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((REPO / name).read_text())
+
+
+def problems(config: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("name", ["config/config.yaml", "config/hg38.yaml", "tests/config/tiny.yaml"])
+def test_shipped_configs_validate(name):
+    config = load(name)
+    validate_config(config, SCHEMA)
+    assert config["download"]["retries"] >= 1  # defaults filled in
+
+
+def test_defaults_filled_for_minimal_config():
+    config = {"genome": {"name": "g", "simulate": {}}}
+    validate_config(config, SCHEMA)
+    assert config["genome"]["simulate"]["gc"] == 0.41
+    assert config["genome"]["chromosomes"]["include"] is None
+    assert "chrM" in config["genome"]["chromosomes"]["exclude_regex"]
+    assert [tf["name"] for tf in config["genome"]["simulate"]["tfs"]] == ["CTCF", "REST"]
+
+
+def test_unknown_key_is_named():
+    config = load("config/config.yaml")
+    config["genome"]["simulate"]["sede"] = 1
+    assert problems(config) == [
+        "unknown key 'genome.simulate.sede'; allowed here: blacklist_regions, chromosomes, cpg_ratio, "
+        "gc, genes, jaspar_release, n_gaps, repeat_fraction, seed, tata_fraction, tfs"
+    ]
+
+
+def test_unknown_top_level_key():
+    config = load("config/config.yaml")
+    config["genom"] = {}
+    assert problems(config) == ["unknown key 'genom'; allowed here: download, genome"]
+
+
+def test_wrong_type_names_key_and_expected_type():
+    config = load("config/config.yaml")
+    config["genome"]["simulate"]["seed"] = "forty-two"
+    assert problems(config) == ["genome.simulate.seed: expected integer, got 'forty-two'"]
+
+
+def test_bad_motif_id_and_range():
+    config = load("config/config.yaml")
+    config["genome"]["simulate"]["tfs"][0]["motif"] = "CTCF"
+    config["genome"]["simulate"]["gc"] = 0.95
+    found = problems(config)
+    assert any(p.startswith("genome.simulate.gc: 0.95 is greater than or equal to") for p in found)
+    assert any(p.startswith("genome.simulate.tfs.0.motif: 'CTCF' does not match") for p in found)
+
+
+def test_missing_genome_file():
+    found = problems({"genome": {"name": "g", "path": "/nonexistent/genome.fa.gz"}})
+    assert found == ["genome.path: file not found: /nonexistent/genome.fa.gz"]
+
+
+def test_missing_blacklist_file(tmp_path):
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\nACGT\n")
+    config = {"genome": {"name": "g", "path": str(fasta), "blacklist": {"path": str(tmp_path / "bl.bed")}}}
+    assert problems(config) == [f"genome.blacklist.path: file not found: {tmp_path / 'bl.bed'}"]
+
+
+def test_exactly_one_genome_source():
+    found = problems({"genome": {"name": "g", "url": "https://x/g.fa.gz", "md5": "0" * 32, "simulate": {}}})
+    assert found == ["genome: give exactly one of path, url or simulate (found: url, simulate)"]
+    found = problems({"genome": {"name": "g"}})
+    assert found == ["genome: give exactly one of path, url or simulate (found: none)"]
+
+
+def test_download_needs_checksum():
+    found = problems({"genome": {"name": "g", "url": "https://example.org/g.fa.gz"}})
+    assert found == ["genome.url: downloads must be checksummed: add md5: or sha256:"]
+
+
+def test_bad_checksum_format():
+    found = problems({"genome": {"name": "g", "url": "https://example.org/g.fa.gz", "md5": "xyz"}})
+    assert found == ["genome.md5: 'xyz' does not match '^[0-9a-fA-F]{32}$'"]
+
+
+def test_simulated_source_needs_simulation(tmp_path):
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\nACGT\n")
+    found = problems({"genome": {"name": "g", "path": str(fasta), "blacklist": {"simulated": "blacklist.bed.gz"}}})
+    assert found == ["genome.blacklist.simulated: only possible with genome.simulate"]
+    config = load("config/config.yaml")
+    config["genome"]["blacklist"] = {"simulated": "nothing.bed"}
+    assert problems(config)[0].startswith("genome.blacklist.simulated: 'nothing.bed' is not written")
+
+
+def test_invalid_regex_and_duplicate_tfs():
+    config = load("config/config.yaml")
+    config["genome"]["chromosomes"]["exclude_regex"] = "(chrUn"
+    config["genome"]["simulate"]["tfs"].append(copy.deepcopy(config["genome"]["simulate"]["tfs"][0]))
+    found = problems(config)
+    assert "genome.simulate.tfs: duplicate factor names: CTCF" in found
+    assert any(p.startswith("genome.chromosomes.exclude_regex: not a valid regular expression") for p in found)
+
+
+def test_source_file_resolution():
+    assert source_file({"path": "a/b.fa"}, "hg38", "genome.fa.gz") == "a/b.fa"
+    assert source_file({"url": "https://x/y"}, "hg38", "genome.fa.gz") == "resources/download/hg38/genome.fa.gz"
+    assert source_file({"simulated": "genes.gtf.gz"}, "demo", "x") == "resources/simulated/demo/genes.gtf.gz"
+    assert source_file({"simulate": {}}, "demo", "x") == "resources/simulated/demo/genome.fa.gz"
+
+
+def test_snakemake_reports_config_error_at_start(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("genome:\n  name: g\n  simulate: {seed: 1.5}\n  colour: blue\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+         "--configfile", str(bad)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "unknown key 'genome.colour'" in result.stderr + result.stdout
+    assert "genome.simulate.seed: expected integer, got 1.5" in result.stderr + result.stdout

@@ -1,0 +1,116 @@
+"""Checksummed, retried, atomic downloads (http, https, ftp and file URLs)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .io import PathLike, atomic_path
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A download failed after all retries, or its checksum did not match."""
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """An expected digest: ``algorithm`` is ``md5`` or ``sha256``."""
+
+    algorithm: str
+    hexdigest: str
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> Checksum | None:
+        """The checksum of a config source mapping (``md5:`` or ``sha256:`` key), if any."""
+        found = [cls(name, str(spec[name]).lower()) for name in ("sha256", "md5") if spec.get(name)]
+        return found[0] if found else None
+
+
+def file_digest(path: PathLike, algorithm: str) -> str:
+    """Hex digest of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(path: PathLike, checksum: Checksum | None) -> None:
+    """Raise DownloadError if ``path`` does not match ``checksum`` (no-op without one)."""
+    if checksum is None:
+        return
+    actual = file_digest(path, checksum.algorithm)
+    if actual != checksum.hexdigest:
+        raise DownloadError(
+            f"{path}: {checksum.algorithm} mismatch: expected {checksum.hexdigest}, got {actual}"
+        )
+
+
+def _stream_once(url: str, tmp: Path, algorithm: str, timeout: float) -> str:
+    """Copy ``url`` to ``tmp`` once; return its digest. Raises on a short read."""
+    digest = hashlib.new(algorithm)
+    request = urllib.request.Request(url, headers={"User-Agent": "dnabert-workflow"})
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        received = 0
+        with tqdm(total=expected, unit="B", unit_scale=True, desc=Path(url).name, disable=None) as bar:
+            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+    if expected is not None and received != expected:
+        raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
+    return digest.hexdigest()
+
+
+def fetch(
+    url: str,
+    dest: PathLike,
+    checksum: Checksum | None,
+    retries: int = 3,
+    timeout: float = 60.0,
+    backoff_seconds: float = 2.0,
+) -> Path:
+    """Download ``url`` to ``dest``, verify it, and rename it into place.
+
+    Transient failures (network errors, truncated transfers) are retried with
+    exponential back-off. A checksum mismatch is not retried. On failure no file
+    is left at ``dest``.
+    """
+    dest = Path(dest)
+    algorithm = checksum.algorithm if checksum else "sha256"
+    with atomic_path(dest) as tmp:
+        for attempt in range(1, retries + 1):
+            try:
+                actual = _stream_once(url, tmp, algorithm, timeout)
+                break
+            except (OSError, http.client.HTTPException, DownloadError) as error:
+                if isinstance(error, urllib.error.HTTPError) and 400 <= error.code < 500:
+                    raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from error
+                if attempt == retries:
+                    raise DownloadError(f"{url}: failed after {retries} attempts: {error}") from error
+                wait = backoff_seconds * 2 ** (attempt - 1)
+                log.warning("%s: attempt %d failed (%s); retrying in %.0f s", url, attempt, error, wait)
+                time.sleep(wait)
+        if checksum is not None and actual != checksum.hexdigest:
+            raise DownloadError(
+                f"{url}: {checksum.algorithm} mismatch: expected {checksum.hexdigest}, got {actual}"
+            )
+        if checksum is None:
+            log.warning("%s: no checksum configured; sha256 is %s", url, actual)
+        log.info("downloaded %s -> %s (%s %s)", url, dest, algorithm, actual)
+    return dest

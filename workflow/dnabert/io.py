@@ -1,0 +1,108 @@
+"""Shared file helpers: clear input errors, atomic writes, (b)gzip-aware opening."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+PathLike = str | os.PathLike
+
+
+class InputError(ValueError):
+    """Bad user input, reported as ``file:line: field: message``."""
+
+    def __init__(
+        self,
+        path: PathLike | None,
+        message: str,
+        line: int | None = None,
+        field: str | None = None,
+    ):
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = self.path or "<input>"
+        if line is not None:
+            where += f":{line}"
+        what = f"field '{field}': " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+def is_gzipped(path: PathLike) -> bool:
+    """True if the file starts with the gzip magic bytes (plain gzip or BGZF)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def open_text(path: PathLike) -> IO[str]:
+    """Open a plain or (b)gzipped text file for reading."""
+    if is_gzipped(path):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="ascii", newline=None)
+    return open(path, encoding="ascii", newline=None)
+
+
+def open_binary(path: PathLike) -> IO[bytes]:
+    """Open a plain or (b)gzipped file for reading bytes."""
+    if is_gzipped(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only on success.
+
+    On any exception the temporary file is removed, so no partial output is left.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w", gzip_level: int | None = None) -> Iterator[IO]:
+    """Open a temporary file for writing and rename it to ``path`` on success.
+
+    With ``gzip_level`` the stream is gzip-compressed with a zero timestamp and no
+    file name in the header, so identical content gives byte-identical files.
+    """
+    with atomic_path(path) as tmp:
+        if gzip_level is None:
+            with open(tmp, mode) as handle:
+                yield handle
+        else:
+            with open(tmp, "wb") as raw:
+                with gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, compresslevel=gzip_level, mtime=0
+                ) as gz:
+                    if "b" in mode:
+                        yield gz
+                    else:
+                        text = io.TextIOWrapper(gz, encoding="ascii", newline="\n")
+                        yield text
+                        text.flush()
+                        text.detach()
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_write(path) as handle:
+        handle.write(text)

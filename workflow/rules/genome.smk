@@ -1,0 +1,64 @@
+# Genome acquisition: simulate, download or take a local FASTA; normalise to
+# bgzipped FASTA with .fai/.gzi and chrom.sizes; prepare the blacklist.
+
+
+rule simulate_genome:
+    output:
+        **simulated_files("{genome}"),
+    params:
+        settings=SIMULATE,
+    log:
+        "logs/simulate_genome/{genome}.log",
+    benchmark:
+        "benchmarks/simulate_genome/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
+    script:
+        "../scripts/simulate_genome.py"
+
+
+rule download:
+    output:
+        "resources/download/{genome}/{download}",
+    params:
+        source=download_spec,
+        retries=config["download"]["retries"],
+        timeout=config["download"]["timeout_seconds"],
+    log:
+        "logs/download/{genome}/{download}.log",
+    retries: 0
+    conda:
+        "../../envs/genome.yaml"
+    script:
+        "../scripts/download.py"
+
+
+rule prepare_genome:
+    input:
+        raw_genome,
+    output:
+        **genome_files("{genome}"),
+    params:
+        chromosomes=config["genome"]["chromosomes"],
+    log:
+        "logs/prepare_genome/{genome}.log",
+    benchmark:
+        "benchmarks/prepare_genome/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
+    script:
+        "../scripts/prepare_genome.py"
+
+
+rule prepare_blacklist:
+    input:
+        bed=raw_blacklist,
+        sizes=rules.prepare_genome.output.sizes,
+    output:
+        "resources/genome/{genome}/blacklist.bed.gz",
+    log:
+        "logs/prepare_blacklist/{genome}.log",
+    conda:
+        "../../envs/genome.yaml"
+    script:
+        "../scripts/prepare_blacklist.py"

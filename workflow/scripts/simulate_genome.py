@@ -1,0 +1,15 @@
+"""Snakemake glue: write the seeded demo genome, annotation, peaks and ground truth."""
+
+from pathlib import Path
+
+from _glue import run
+
+from dnabert.simulate import SimulationSettings, simulate
+
+
+def main() -> None:
+    settings = SimulationSettings.from_config(snakemake.params.settings)
+    simulate(settings, Path(snakemake.output.genome).parent)
+
+
+run(snakemake, main)
