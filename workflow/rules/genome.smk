@@ -5,14 +5,14 @@
 rule simulate_genome:
     output:
         **simulated_files("{genome}"),
-    params:
-        settings=SIMULATE,
     log:
         "logs/simulate_genome/{genome}.log",
     benchmark:
         "benchmarks/simulate_genome/{genome}.tsv"
     conda:
         "../../envs/genome.yaml"
+    params:
+        settings=SIMULATE,
     script:
         "../scripts/simulate_genome.py"
 
@@ -20,15 +20,15 @@ rule simulate_genome:
 rule download:
     output:
         "resources/download/{genome}/{download}",
-    params:
-        source=download_spec,
-        retries=config["download"]["retries"],
-        timeout=config["download"]["timeout_seconds"],
     log:
         "logs/download/{genome}/{download}.log",
     retries: 0
     conda:
         "../../envs/genome.yaml"
+    params:
+        source=download_spec,
+        retries=config["download"]["retries"],
+        timeout=config["download"]["timeout_seconds"],
     script:
         "../scripts/download.py"
 
@@ -38,14 +38,14 @@ rule prepare_genome:
         raw_genome,
     output:
         **genome_files("{genome}"),
-    params:
-        chromosomes=config["genome"]["chromosomes"],
     log:
         "logs/prepare_genome/{genome}.log",
     benchmark:
         "benchmarks/prepare_genome/{genome}.tsv"
     conda:
         "../../envs/genome.yaml"
+    params:
+        chromosomes=config["genome"]["chromosomes"],
     script:
         "../scripts/prepare_genome.py"
 
