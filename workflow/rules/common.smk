@@ -8,7 +8,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from dnabert.config import SIMULATED_FILES, source_file, validate_config
 
-
 validate_config(
     config,
     Path(workflow.basedir) / "config" / "schema" / "config.schema.yaml",
@@ -39,14 +38,19 @@ def genome_files(genome=GENOME):
 def simulated_files(genome=GENOME):
     """Everything the genome simulation writes, by name."""
     base = f"resources/simulated/{genome}"
-    files = {Path(name).name.split(".")[0]: f"{base}/{name}" for name in SIMULATED_FILES}
+    files = {
+        Path(name).name.split(".")[0]: f"{base}/{name}" for name in SIMULATED_FILES
+    }
     files.update({f"peaks_{tf}": f"{base}/peaks/{tf}.narrowPeak.gz" for tf in TF_NAMES})
     return files
 
 
 def downloads():
     """Download targets by file name under resources/download/{genome}/, with their source mapping."""
-    sources = {"genome.fa.gz": config["genome"], "blacklist.bed.gz": config["genome"]["blacklist"]}
+    sources = {
+        "genome.fa.gz": config["genome"],
+        "blacklist.bed.gz": config["genome"]["blacklist"],
+    }
     return {name: spec for name, spec in sources.items() if spec and "url" in spec}
 
 
@@ -55,7 +59,9 @@ def download_spec(wildcards):
     try:
         return downloads()[wildcards.download]
     except KeyError:
-        raise ValueError(f"no url configured for resources/download/{wildcards.genome}/{wildcards.download}")
+        raise ValueError(
+            f"no url configured for resources/download/{wildcards.genome}/{wildcards.download}"
+        )
 
 
 def raw_genome(wildcards):
@@ -65,7 +71,9 @@ def raw_genome(wildcards):
 
 def raw_blacklist(wildcards):
     """The configured blacklist as acquired, before sorting and clipping to the genome."""
-    return source_file(config["genome"]["blacklist"], wildcards.genome, "blacklist.bed.gz")
+    return source_file(
+        config["genome"]["blacklist"], wildcards.genome, "blacklist.bed.gz"
+    )
 
 
 def genome_targets():
