@@ -16,6 +16,7 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/genome.smk"
+include: "workflow/rules/corpus.smk"
 
 
 rule all:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import subprocess
 import sys
 import http.server
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pysam
 import pytest
+import yaml
 
 from conftest import REPO, job_counts, run_snakemake, shared_file
 
@@ -37,7 +39,7 @@ def test_default_dry_run_lists_the_dag(tmp_path):
 def test_hg38_dry_run_works_offline(tmp_path):
     result = run_snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "hg38.yaml"))
     counts = job_counts(result.stdout)
-    assert counts == {"download": 2, "prepare_genome": 1, "prepare_blacklist": 1, "all": 1}
+    assert counts == {"download": 2, "prepare_genome": 1, "prepare_blacklist": 1, "build_corpus": 1, "all": 1}
     assert "simulate_genome" not in result.stdout
 
 
@@ -64,6 +66,15 @@ def test_tiny_run_writes_genome_and_simulated_inputs(tiny_runs):
     for name in ("genes.gtf.gz", "truth.tsv", "peaks/CTCF.narrowPeak.gz", "peaks/REST.narrowPeak.gz"):
         assert (simulated / name).stat().st_size > 0, name
     assert (workdir / "logs" / "prepare_genome" / "tiny.log").exists()
+
+
+def test_tiny_run_builds_corpus_without_test_chromosomes(tiny_runs):
+    config = yaml.safe_load(Path(TINY).read_text())
+    manifest = json.loads((tiny_runs[0] / "results" / "corpus" / "k6" / "manifest.json").read_text())
+    held_out = set(config.get("splits", {}).get("test", []))
+    used = {record["name"] for record in manifest["chromosomes"]}
+    assert used and not used & held_out
+    assert manifest["k"] == 6 and manifest["pieces"] > 100
 
 
 def test_tiny_run_is_byte_identical_when_repeated(tiny_runs):

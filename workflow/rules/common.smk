@@ -22,6 +22,7 @@ TF_NAMES = [tf["name"] for tf in SIMULATE["tfs"]] if SIMULATE else []
 wildcard_constraints:
     genome=r"[A-Za-z0-9_.-]+",
     download=r"[A-Za-z0-9_.-]+",
+    k=r"[3-6]",
 
 
 def genome_files(genome=GENOME):
@@ -85,6 +86,18 @@ def genome_targets():
     return targets
 
 
+def corpus_excluded_chromosomes():
+    """Chromosomes left out of pretraining: the fine-tuning test chromosomes, if configured so."""
+    if not config["corpus"]["exclude_test_chromosomes"]:
+        return []
+    return list(config.get("splits", {}).get("test", []))
+
+
+def corpus_dir(k=None):
+    """The tokenised pretraining corpus for k-mer length ``k`` (default: config kmer)."""
+    return f"results/corpus/k{k or config['kmer']}"
+
+
 def all_targets():
     """What `snakemake` builds by default."""
-    return genome_targets()
+    return genome_targets() + [corpus_dir()]
