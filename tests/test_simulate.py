@@ -315,3 +315,14 @@ def test_peaks_avoid_other_features(
     for rows in peaks.values():
         for chrom, start, end, *_ in rows:
             assert not any(s < int(end) and int(start) < e for s, e in taken[chrom])
+
+
+def test_gap_layout_fits_long_chromosomes():
+    """Internal N gaps are sized for chromosomes far longer than the demo's (over 10 Mb used to fail)."""
+    import numpy as np
+
+    from dnabert.simulate import SimulationSettings, _layout_gaps
+
+    settings = SimulationSettings(chromosomes={"chrBig": 30_000_000}, n_gaps=3)
+    genome = _layout_gaps(settings, np.random.default_rng(0))
+    assert 50_000 < genome.gap.sum() < 30_000_000 * 0.01

@@ -486,7 +486,8 @@ def _layout_gaps(settings: SimulationSettings, rng: np.random.Generator) -> _Gen
         gap[off : off + telomere] = True
         gap[off + length - telomere : off + length] = True
         for _ in range(settings.n_gaps):
-            size = int(rng.integers(max(100, length // 200), max(101, min(50_000, length // 50)) + 1))
+            high = min(50_000, max(101, length // 50))
+            size = int(rng.integers(min(max(100, length // 200), high - 1), high + 1))
             start = _place(rng, gap, size, pad=size, lo=off, hi=off + length)
             if start is None:
                 raise _fail("n_gaps", f"cannot fit {settings.n_gaps} gaps into a {length} bp chromosome")
