@@ -49,3 +49,34 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+@pytest.fixture(scope="session")
+def small_genome(tmp_path_factory):
+    """A small simulated genome (three chromosomes), normalised and indexed, with its GTF, peaks and truth.
+
+    Returns a dict of paths: fasta, sizes, blacklist, gtf, truth, peaks_CTCF.
+    """
+    from dnabert.genome import normalise_fasta, prepare_bed_mask, write_chrom_sizes
+    from dnabert.simulate import SimulationSettings, TFSpec, simulate
+
+    root = tmp_path_factory.mktemp("small_genome")
+    settings = SimulationSettings(
+        seed=11,
+        chromosomes={"chrA": 300_000, "chrB": 200_000, "chrC": 200_000},
+        genes=30,
+        tfs=(TFSpec("CTCF", "MA0139.2", 200, 0.8),),
+        blacklist_regions=2,
+    )
+    simulate(settings, root / "sim")
+    lengths = normalise_fasta(root / "sim" / "genome.fa.gz", root / "genome.fa.gz")
+    write_chrom_sizes(lengths, root / "chrom.sizes")
+    prepare_bed_mask(root / "sim" / "blacklist.bed.gz", root / "blacklist.bed.gz", dict(lengths))
+    return {
+        "fasta": root / "genome.fa.gz",
+        "sizes": root / "chrom.sizes",
+        "blacklist": root / "blacklist.bed.gz",
+        "gtf": root / "sim" / "genes.gtf.gz",
+        "truth": root / "sim" / "truth.tsv",
+        "peaks_CTCF": root / "sim" / "peaks" / "CTCF.narrowPeak.gz",
+    }

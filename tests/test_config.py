@@ -138,3 +138,76 @@ def test_snakemake_reports_config_error_at_start(tmp_path):
     assert result.returncode != 0
     assert "unknown key 'genome.colour'" in result.stderr + result.stdout
     assert "genome.simulate.seed: expected integer, got 1.5" in result.stderr + result.stdout
+
+
+def with_tasks(tasks: dict, splits: dict | None = None) -> dict:
+    config = load("config/config.yaml")
+    config["tasks"] = tasks
+    if splits is not None:
+        config["splits"] = splits
+    return config
+
+
+def test_task_settings_get_schema_defaults():
+    config = with_tasks({"t": {"type": "peaks", "peaks": {"simulated": "peaks/CTCF.narrowPeak.gz"}},
+                         "s": {"type": "splice", "annotation": {"simulated": "genes.gtf.gz"}}})
+    validate_config(config, SCHEMA)
+    assert config["tasks"]["t"]["window"] == 101 and config["tasks"]["t"]["max_n_fraction"] == 0
+    assert config["tasks"]["t"]["negatives"] == {"shuffle": {"ratio": 1}}
+    assert config["tasks"]["s"]["nonsplice"] == {"ratio": 0.5, "decoy_fraction": 0.5, "min_distance": 50}
+    minimal = {"genome": {"name": "g", "simulate": {}}}
+    validate_config(minimal, SCHEMA)
+    assert minimal["splits"] == {"dev": ["chr8"], "test": ["chr9"], "seed": 1} and minimal["tasks"] == {}
+
+
+def test_task_problems_are_named(tmp_path):
+    fasta = tmp_path / "pos.fa"
+    fasta.write_text(">a\nACGT\n")
+    found = problems(with_tasks({
+        "a": {"type": "peaks", "peaks": {"encode": "ENCFF407IVS"}},
+        "b": {"type": "peaks", "peaks": {"simulated": "peaks/NRF1.narrowPeak.gz"}},
+        "c": {"type": "table", "files": [{"path": str(fasta)}, {"path": str(fasta), "format": "csv", "label": 1}],
+              "random_split": {"dev": 0.5, "test": 0.5}},
+        "d": {"type": "promoters", "annotation": {"path": "/nonexistent.gtf"}, "tata_region": [-10, -40],
+              "negatives": {"substitution": {"pieces": 10, "replaced": 12}}},
+        "e": {"type": "splice", "annotation": {"url": "https://example.org/a.gtf.gz"}},
+    }, splits={"dev": ["chr3", "chr5"], "test": ["chr3"]}))
+    assert found == [
+        "splits: chromosomes in both dev and test: chr3",
+        "splits.dev: not chromosomes of the genome: chr5 (genome: chr1, chr2, chr3, chr4)",
+        "tasks.a.peaks.encode: downloads must be checksummed: add md5: or sha256:",
+        "tasks.b.peaks.simulated: no simulated factor 'NRF1' (have: CTCF, REST)",
+        "tasks.c.files.0: a FASTA file needs label: (all its sequences get it)",
+        "tasks.c.files.1.label: only for FASTA files (csv files have a label column)",
+        "tasks.c.random_split: dev + test must leave room for train, got 0.5 + 0.5",
+        "tasks.d.annotation.path: file not found: /nonexistent.gtf",
+        "tasks.d.tata_region: the first position must be before the second, got [-10, -40]",
+        "tasks.d.negatives.substitution: replaced (12) exceeds pieces (10)",
+        "tasks.e.annotation.url: downloads must be checksummed: add md5: or sha256:",
+    ]
+
+
+def test_task_schema_errors_name_the_key():
+    found = problems(with_tasks({"a": {"type": "peaks", "peaks": {"simulated": "peaks/CTCF.narrowPeak.gz"},
+                                       "windw": 5},
+                                 "b": {"type": "enhancers"},
+                                 "c": {"type": "peaks", "peaks": {"encode": "ENC123"}}}))
+    assert "unknown key 'tasks.a.windw'; allowed here: format, max_n_fraction, min_qvalue, negatives, peaks, top, " \
+           "type, window" in found
+    assert any(p.startswith("tasks.b.type: 'enhancers' is not one of") for p in found)
+    assert any(p.startswith("tasks.c.peaks.encode: 'ENC123' does not match") for p in found)
+
+
+def test_task_sources_and_downloads():
+    from dnabert.config import resolve_download, task_download_name, task_source_file, task_sources
+
+    config = with_tasks({"nrf1": {"type": "peaks", "peaks": {"encode": "ENCFF407IVS", "md5": "0" * 32}},
+                         "tab": {"type": "table", "files": [{"url": "https://x.org/d/a b.csv", "sha256": "1" * 64}]}})
+    assert set(task_sources(config)) == {("nrf1", "peaks"), ("tab", "table_0")}
+    spec = config["tasks"]["nrf1"]["peaks"]
+    assert resolve_download(spec) == {
+        "url": "https://www.encodeproject.org/files/ENCFF407IVS/@@download/ENCFF407IVS.bed.gz", "md5": "0" * 32}
+    assert task_download_name("nrf1", "peaks", spec) == "task.nrf1.peaks.ENCFF407IVS.bed.gz"
+    assert task_source_file(config, "nrf1", "peaks") == "resources/download/demo/task.nrf1.peaks.ENCFF407IVS.bed.gz"
+    assert task_source_file(config, "tab", "table_0") == "resources/download/demo/task.tab.table_0.a_b.csv"
+    assert source_file({"encode": "ENCFF407IVS"}, "hg38", "x.bed.gz") == "resources/download/hg38/x.bed.gz"

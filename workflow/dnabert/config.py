@@ -16,6 +16,10 @@ import yaml
 #: Files the genome simulation writes under resources/simulated/{genome}/ (peaks added per TF).
 SIMULATED_FILES = ("genome.fa.gz", "genes.gtf.gz", "blacklist.bed.gz", "truth.tsv")
 SOURCE_KEYS = ("path", "url", "simulated")
+#: Task inputs may also name an ENCODE file accession (peaks).
+TASK_SOURCE_KEYS = ("path", "url", "simulated", "encode")
+ENCODE_URL = "https://www.encodeproject.org/files/{accession}/@@download/{accession}.bed.gz"
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta"}
 
 
 class ConfigError(ValueError):
@@ -71,14 +75,16 @@ def validate_config(config: dict, schema_path: str | Path, config_files: list[st
         raise ConfigError(problems, config_files)
 
 
-def _source_problems(spec: dict, key: str, simulated: bool) -> Iterator[str]:
-    given = [name for name in SOURCE_KEYS if name in spec]
+def _source_problems(
+    spec: dict, key: str, simulated: bool, keys: tuple[str, ...] = SOURCE_KEYS
+) -> Iterator[str]:
+    given = [name for name in keys if name in spec]
     if len(given) != 1:
-        yield f"{key}: give exactly one of {', '.join(SOURCE_KEYS)} (found: {', '.join(given) or 'none'})"
+        yield f"{key}: give exactly one of {', '.join(keys)} (found: {', '.join(given) or 'none'})"
         return
     kind = given[0]
-    if kind == "url" and not (spec.get("md5") or spec.get("sha256")):
-        yield f"{key}.url: downloads must be checksummed: add md5: or sha256:"
+    if kind in ("url", "encode") and not (spec.get("md5") or spec.get("sha256")):
+        yield f"{key}.{kind}: downloads must be checksummed: add md5: or sha256:"
     if kind == "path" and not Path(spec["path"]).is_file():
         yield f"{key}.path: file not found: {spec['path']}"
     if kind == "simulated":
@@ -111,13 +117,128 @@ def semantic_problems(config: dict) -> Iterator[str]:
             yield f"genome.chromosomes.exclude_regex: not a valid regular expression: {error}"
     if genome.get("blacklist") is not None:
         yield from _source_problems(genome["blacklist"], "genome.blacklist", simulated)
+    yield from _split_problems(config)
+    tfs = {tf["name"] for tf in genome["simulate"]["tfs"]} if simulated else set()
+    for task, settings in config.get("tasks", {}).items():
+        yield from _task_problems(task, settings, simulated, tfs)
+    yield from _pretrain_problems(config.get("pretrain") or {})
+
+
+def _pretrain_problems(pretrain: dict) -> Iterator[str]:
+    """pretrain: heads divide the hidden size; a pretrained model directory exists."""
+    model = pretrain.get("model") or {}
+    if "hidden" in model and "heads" in model and model["hidden"] % model["heads"]:
+        yield f"pretrain.model.hidden: {model['hidden']} is not divisible by heads ({model['heads']})"
+    pretrained = pretrain.get("pretrained")
+    if pretrained and not (Path(pretrained) / "config.json").is_file():
+        yield f"pretrain.pretrained: no model directory with a config.json at {pretrained}"
+
+
+def _split_problems(config: dict) -> Iterator[str]:
+    """dev and test chromosomes: disjoint, and present in the genome where the config tells its chromosomes."""
+    splits = config.get("splits")
+    if not splits:
+        return
+    both = sorted(set(splits["dev"]) & set(splits["test"]))
+    if both:
+        yield f"splits: chromosomes in both dev and test: {', '.join(both)}"
+    genome = config["genome"]
+    known = None
+    if "simulate" in genome:
+        known = list(genome["simulate"]["chromosomes"])
+    if genome["chromosomes"].get("include"):
+        known = [c for c in genome["chromosomes"]["include"] if known is None or c in known]
+    genomic = [t for t, settings in (config.get("tasks") or {}).items() if settings.get("type") != "table"]
+    if known is None or not genomic:
+        return
+    for name in ("dev", "test"):
+        absent = [c for c in splits[name] if c not in known]
+        if absent:
+            yield f"splits.{name}: not chromosomes of the genome: {', '.join(absent)} (genome: {', '.join(known)})"
+    if not set(known) - set(splits["dev"]) - set(splits["test"]):
+        yield "splits: no chromosome is left for train"
+
+
+def _task_problems(task: str, settings: dict, simulated: bool, tfs: set[str]) -> Iterator[str]:
+    """Checks on one tasks: entry that the schema cannot express."""
+    key = f"tasks.{task}"
+    for role, spec in task_sources({"tasks": {task: settings}}).items():
+        where = f"{key}.{role[1]}".replace(".table_", ".files.")
+        yield from _source_problems(spec, where, simulated, TASK_SOURCE_KEYS)
+        sim = spec.get("simulated", "")
+        if simulated and sim.startswith("peaks/") and sim.split("/", 1)[1].split(".")[0] not in tfs:
+            yield f"{where}.simulated: no simulated factor {sim.split('/', 1)[1].split('.')[0]!r} (have: {', '.join(sorted(tfs))})"
+    kind = settings["type"]
+    if kind == "promoters":
+        lo, hi = settings["tata_region"]
+        if lo >= hi:
+            yield f"{key}.tata_region: the first position must be before the second, got [{lo}, {hi}]"
+    substitution = (settings.get("negatives") or {}).get("substitution")
+    if substitution and substitution["replaced"] > substitution["pieces"]:
+        yield f"{key}.negatives.substitution: replaced ({substitution['replaced']}) exceeds pieces ({substitution['pieces']})"
+    if kind == "table":
+        for i, spec in enumerate(settings["files"]):
+            fmt = spec.get("format") or table_format(spec.get("path") or spec.get("url") or spec.get("simulated", ""))
+            if fmt is None:
+                yield f"{key}.files.{i}: cannot tell the format from the file name: add format: (csv, dnabert_tsv, fasta)"
+            elif fmt == "fasta" and "label" not in spec:
+                yield f"{key}.files.{i}: a FASTA file needs label: (all its sequences get it)"
+            elif fmt != "fasta" and "label" in spec:
+                yield f"{key}.files.{i}.label: only for FASTA files ({fmt} files have a label column)"
+        fractions = settings["random_split"]
+        if fractions["dev"] + fractions["test"] >= 1:
+            yield f"{key}.random_split: dev + test must leave room for train, got {fractions['dev']} + {fractions['test']}"
+
+
+def table_format(name: str) -> str | None:
+    """Table format from a file name: .csv, .tsv (DNABERT), .fa/.fasta/.fna; .gz allowed."""
+    suffixes = Path(name).suffixes
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return TABLE_SUFFIXES.get(suffixes[-1].lower()) if suffixes else None
+
+
+def task_sources(config: dict) -> dict[tuple[str, str], dict]:
+    """Every input file a task reads, as (task, role) -> source mapping; roles name the rule's inputs."""
+    sources: dict[tuple[str, str], dict] = {}
+    for task, settings in (config.get("tasks") or {}).items():
+        for role in ("peaks", "annotation"):
+            if role in settings:
+                sources[(task, role)] = settings[role]
+        for i, spec in enumerate(settings.get("files") or []):
+            sources[(task, f"table_{i}")] = spec
+    return sources
+
+
+def resolve_download(spec: dict) -> dict:
+    """A source as the download rule takes it: ENCODE accessions become their download url."""
+    if "encode" in spec:
+        resolved = {"url": ENCODE_URL.format(accession=spec["encode"])}
+        resolved.update({k: spec[k] for k in ("md5", "sha256") if k in spec})
+        return resolved
+    return spec
+
+
+def task_download_name(task: str, role: str, spec: dict) -> str:
+    """File name under resources/download/{genome}/ for a task's url or ENCODE source."""
+    url = resolve_download(spec)["url"]
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", url.rstrip("/").rsplit("/", 1)[-1]) or "file"
+    return f"task.{task}.{role}.{base}"
+
+
+def task_source_file(config: dict, task: str, role: str) -> str:
+    """The local file behind one task input (path, download target or simulated file)."""
+    spec = config["tasks"][task][role] if not role.startswith("table_") else config["tasks"][task]["files"][
+        int(role.split("_")[1])]
+    return source_file(spec, config["genome"]["name"], task_download_name(task, role, spec)
+                       if ("url" in spec or "encode" in spec) else "")
 
 
 def source_file(spec: dict, genome: str, download_name: str) -> str:
     """The file a source mapping resolves to: the path itself, a download target, or a simulated file."""
     if "path" in spec:
         return spec["path"]
-    if "url" in spec:
+    if "url" in spec or "encode" in spec:
         return f"resources/download/{genome}/{download_name}"
     if "simulated" in spec:
         return f"resources/simulated/{genome}/{spec['simulated']}"

@@ -1,12 +1,29 @@
 # Shared set-up: config validation, input functions, wildcard constraints.
+import shlex
 import sys
 from pathlib import Path
+
+from snakemake.settings.types import DeploymentMethod
 
 # The dnabert package holds all logic; make it importable even where it is not
 # installed (e.g. the Python that runs Snakemake under --use-conda).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from dnabert.config import SIMULATED_FILES, source_file, validate_config
+from dnabert.config import (
+    SIMULATED_FILES,
+    resolve_download,
+    source_file,
+    task_download_name,
+    task_source_file,
+    task_sources,
+    validate_config,
+)
+
+from dnabert.finetune_config import add_gue_tasks
+
+# A GUE / DNABERT-2 benchmark folder (finetune.gue.folder) adds one table task per
+# sub-folder of train/dev/test CSVs, before the tasks are validated.
+add_gue_tasks(config)
 
 validate_config(
     config,
@@ -22,6 +39,7 @@ TF_NAMES = [tf["name"] for tf in SIMULATE["tfs"]] if SIMULATE else []
 wildcard_constraints:
     genome=r"[A-Za-z0-9_.-]+",
     download=r"[A-Za-z0-9_.-]+",
+    task=r"[A-Za-z0-9_-]+",
     k=r"[3-6]",
 
 
@@ -52,7 +70,11 @@ def downloads():
         "genome.fa.gz": config["genome"],
         "blacklist.bed.gz": config["genome"]["blacklist"],
     }
-    return {name: spec for name, spec in sources.items() if spec and "url" in spec}
+    found = {name: spec for name, spec in sources.items() if spec and "url" in spec}
+    for (task, role), spec in task_sources(config).items():
+        if "url" in spec or "encode" in spec:
+            found[task_download_name(task, role, spec)] = resolve_download(spec)
+    return found
 
 
 def download_spec(wildcards):
@@ -98,6 +120,92 @@ def corpus_dir(k=None):
     return f"results/corpus/k{k or config['kmer']}"
 
 
+TASKS = config["tasks"]
+SPLITS = ("train", "dev", "test")
+QC_FILES = {
+    "counts": "counts.tsv",
+    "composition": "composition.tsv",
+    "summary": "summary.json",
+    "plot": "gc_content.png",
+}
+
+
+def dataset_files(task="{task}"):
+    """The three splits of one task dataset, by split name."""
+    return {split: f"results/datasets/{task}/{split}.tsv.gz" for split in SPLITS}
+
+
+def dataset_qc_files(task="{task}"):
+    """The QC files of one task dataset, by key."""
+    return {key: f"results/datasets/{task}/qc/{name}" for key, name in QC_FILES.items()}
+
+
+def dataset_inputs(wildcards):
+    """A task's input files by role, plus the genome and blacklist for genome-based tasks."""
+    inputs = {
+        role: task_source_file(config, task, role)
+        for (task, role) in task_sources(config)
+        if task == wildcards.task
+    }
+    if TASKS[wildcards.task]["type"] != "table":
+        inputs.update(genome_files())
+        if config["genome"]["blacklist"] is not None:
+            inputs["blacklist"] = f"resources/genome/{GENOME}/blacklist.bed.gz"
+    return inputs
+
+
+def dataset_targets():
+    """Every configured task's splits and QC files."""
+    targets = []
+    for task in TASKS:
+        targets += list(dataset_files(task).values())
+        targets += list(dataset_qc_files(task).values())
+    return targets
+
+
+PRETRAIN = config["pretrain"]
+
+
+def pretrain_files():
+    """Outputs of MLM pretraining, by key (the model is a Hugging Face directory)."""
+    base = "results/pretrain"
+    return {
+        "model": f"{base}/model",
+        "metrics": f"{base}/metrics.json",
+        "history": f"{base}/training_log.csv",
+        "plot": f"{base}/loss.png",
+    }
+
+
+def pretrain_inputs(wildcards):
+    """The corpus for the configured k, and the model to start from, if any."""
+    inputs = {"corpus": corpus_dir()}
+    if PRETRAIN["pretrained"]:
+        inputs["pretrained"] = PRETRAIN["pretrained"]
+    return inputs
+
+
+def pretrain_launcher():
+    """`python -m`, or torchrun (DDP, one process per GPU) when more than one GPU is configured.
+
+    Under --use-conda the environment's python is on PATH; otherwise the Python running
+    Snakemake (the virtualenv's) is used, whatever PATH holds.
+    """
+    with_conda = (
+        DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    )
+    python = "python" if with_conda else shlex.quote(sys.executable)
+    if PRETRAIN["gpus"] > 1:
+        return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
+    return f"{python} -m"
+
+
 def all_targets():
     """What `snakemake` builds by default."""
-    return genome_targets() + [corpus_dir()]
+    return (
+        genome_targets()
+        + [corpus_dir()]
+        + dataset_targets()
+        + list(pretrain_files().values())
+        + benchmark_targets()
+    )

@@ -1,0 +1,298 @@
+"""MLM pretraining: batching, resume determinism (signal and crash), DDP on CPU with gloo, pretrained start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO
+from dnabert import kmer
+from dnabert.corpus import CorpusSettings, build_corpus
+from dnabert.io import InputError
+from dnabert.models import ModelSettings, new_model, save_model
+from dnabert.pretrain import (
+    PAD_MULTIPLE,
+    BatchPlan,
+    MaskingSettings,
+    OptimizerSettings,
+    Outputs,
+    PieceStore,
+    Preempted,
+    PretrainSettings,
+    make_micro_batch,
+    parse_args,
+    run,
+    split_pieces,
+    train,
+)
+from dnabert.masking import seeded_generator
+
+SETTINGS = PretrainSettings(
+    k=6,
+    model=ModelSettings(layers=1, hidden=32, heads=2, intermediate=64),
+    masking=MaskingSettings(rate=0.15, final_rate=0.2, final_fraction=0.25),
+    optimizer=OptimizerSettings(lr=2e-3, warmup_steps=2),
+    steps=8,
+    batch_tokens=1024,
+    gradient_accumulation=2,
+    checkpoint_every_steps=3,
+    keep_checkpoints=2,
+    eval_every_steps=4,
+    eval_pieces=12,
+    log_every_steps=2,
+    seed=5,
+)
+DEV = ["chrC"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A corpus of random sequence: chrA and chrB to train on, chrC held out."""
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(1)
+    with open(root / "genome.fa", "w") as handle:
+        for name, size in (("chrA", 24_000), ("chrB", 12_000), ("chrC", 6_000)):
+            seq = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, size)].tobytes().decode()
+            handle.write(f">{name}\n" + "\n".join(seq[i : i + 60] for i in range(0, size, 60)) + "\n")
+    pysam.tabix_compress(str(root / "genome.fa"), str(root / "genome.fa.gz"), force=True)
+    pysam.faidx(str(root / "genome.fa.gz"))
+    build_corpus(root / "genome.fa.gz", root / "k6", CorpusSettings(k=6, seed=3), progress=False)
+    return root / "k6"
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(directory / "model.safetensors"))
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_batches_cover_each_training_piece_once_per_epoch_with_little_padding(corpus):
+    store = PieceStore(corpus)
+    train_ids, eval_ids, source = split_pieces(store, DEV, eval_pieces=5, seed=1)
+    assert "chrC" in source and eval_ids.size == 5
+    chrc = store.chromosomes.index("chrC")
+    assert (store.chrom[eval_ids] == chrc).all() and not (store.chrom[train_ids] == chrc).any()
+    plan = BatchPlan(train_ids, store.lengths[train_ids], 1024, seed=2)
+    epoch = plan.epoch(0)
+    assert np.array_equal(np.sort(np.concatenate(epoch)), np.sort(train_ids))
+    real = padded = 0
+    for batch in epoch:
+        width = -(-int(store.lengths[batch].max()) // PAD_MULTIPLE) * PAD_MULTIPLE
+        assert width * batch.size <= 1024 or batch.size == 1
+        real += int(store.lengths[batch].sum())
+        padded += width * batch.size
+    assert 1 - real / padded < 0.10
+    # micro-batch i is a pure function of (seed, i), across epochs too
+    again = BatchPlan(train_ids, store.lengths[train_ids], 1024, seed=2)
+    n = len(epoch)
+    assert np.array_equal(again.at(n + 3), plan.at(n + 3)) and not np.array_equal(plan.at(n + 3), plan.at(3))
+
+
+def test_micro_batch_gathers_pieces_and_masks_only_real_tokens(corpus):
+    store = PieceStore(corpus)
+    pieces = np.array([0, 5, len(store) - 1])
+    batch = make_micro_batch(store, pieces, 6, 0.15, seeded_generator(1))
+    for row, piece in enumerate(pieces):
+        length = int(store.lengths[piece])
+        original = torch.from_numpy(store.reader[int(piece)].astype(np.int64))
+        unmasked = torch.ones(length, dtype=torch.bool)
+        flat = batch.positions[(batch.positions // batch.input_ids.shape[1]) == row] % batch.input_ids.shape[1]
+        unmasked[flat] = False
+        assert torch.equal(batch.input_ids[row, :length][unmasked], original[unmasked])
+        assert (batch.input_ids[row, length:] == kmer.PAD_ID).all()
+    assert torch.equal(batch.targets, torch.from_numpy(store.gather(pieces)[0]).reshape(-1)[batch.positions])
+    assert batch.real_tokens == int(store.lengths[pieces].sum())
+
+
+# --------------------------------------------------------------------------- training, resume
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(corpus, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("full")
+    metrics = train(SETTINGS, corpus, Outputs.under(out), DEV, threads=1, progress=False)
+    return out, metrics
+
+
+def test_training_writes_every_output(uninterrupted):
+    out, metrics = uninterrupted
+    assert metrics["steps"] == 8 and metrics["tokens"] > 0 and metrics["tokens_per_second"] > 0
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["eval"]["pieces"] == 12 and 0 < saved["eval"]["loss"] < 20 and "chrC" in saved["eval"]["held_out"]
+    assert saved["padding_fraction"] < 0.10
+    header, *rows = (out / "training_log.csv").read_text().splitlines()
+    assert header.startswith("step,tokens,elapsed_s,lr,mask_rate,train_loss")
+    assert [row.split(",")[0] for row in rows] == ["2", "4", "6", "8"]
+    assert rows[-1].split(",")[4] == "0.2"  # the final mask rate in the last quarter
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt"} <= {p.name for p in (out / "model").iterdir()}
+    assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step_00000006", "step_00000008"]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("how", ["sigterm", "crash"])
+def test_resume_reaches_identical_weights(corpus, uninterrupted, tmp_path, how):
+    """Stop mid-run (SIGTERM: checkpoint at the next step; crash: the last periodic one), rerun, compare."""
+    outputs = Outputs.under(tmp_path)
+
+    def interrupt(step: int) -> None:
+        if step == 4 and how == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
+        if step == 5 and how == "crash":
+            raise Crash()
+
+    with pytest.raises(Preempted if how == "sigterm" else Crash):
+        train(SETTINGS, corpus, outputs, DEV, threads=1, progress=False, on_step=interrupt)
+    expected_step = 5 if how == "sigterm" else 3
+    assert [p.name for p in sorted(outputs.checkpoints.iterdir())][-1] == f"step_{expected_step:08d}"
+    assert not outputs.metrics.exists()
+    metrics = train(SETTINGS, corpus, outputs, DEV, threads=1, progress=False)
+    assert metrics["resumed_from_step"] == expected_step and metrics["steps"] == 8
+    assert metrics["tokens"] == uninterrupted[1]["tokens"]
+    reference = _weights(uninterrupted[0] / "model")
+    resumed = _weights(outputs.model)
+    assert reference.keys() == resumed.keys()
+    assert all(torch.equal(reference[key], resumed[key]) for key in reference)
+
+
+def test_checkpoints_of_other_settings_are_not_resumed(corpus, uninterrupted, tmp_path):
+    outputs = Outputs.under(tmp_path)
+    train(replace(SETTINGS, steps=3), corpus, outputs, DEV, threads=1, progress=False)
+    metrics = train(replace(SETTINGS, seed=6, steps=3), corpus, outputs, DEV, threads=1, progress=False)
+    assert metrics["resumed_from_step"] is None
+    # rerunning a finished run resumes at its final checkpoint and only re-exports
+    metrics = train(replace(SETTINGS, seed=6, steps=3), corpus, outputs, DEV, threads=1, progress=False)
+    assert metrics["resumed_from_step"] == 3
+
+
+def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, tmp_path):
+    """torchrun, 2 processes x 1 micro-batch == 1 process x 2 micro-batches (dropout off)."""
+    settings = replace(
+        SETTINGS, steps=4, model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0), gradient_accumulation=1
+    )
+    section = {key: value for key, value in asdict(settings).items() if key != "k"}
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "dnabert.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
+        "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
+        "--model", str(out / "model"), "--metrics", str(out / "metrics.json"),
+        "--history", str(out / "log.csv"), "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    ddp_metrics = json.loads((out / "metrics.json").read_text())
+    assert ddp_metrics["processes"] == 2 and ddp_metrics["steps"] == 4
+
+    single = train(replace(settings, gradient_accumulation=2), corpus, Outputs.under(tmp_path / "one"), DEV,
+                   threads=1, progress=False)  # fmt: skip
+    assert single["tokens"] == ddp_metrics["tokens"]
+    assert ddp_metrics["eval"]["masked_tokens"] == single["eval"]["masked_tokens"]
+    reference, distributed = _weights(tmp_path / "one" / "model"), _weights(out / "model")
+    for key in reference:
+        torch.testing.assert_close(distributed[key], reference[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert ddp_metrics["eval"]["loss"] == pytest.approx(single["eval"]["loss"], rel=1e-4)
+
+
+# --------------------------------------------------------------------------- pretrained, settings, CLI
+
+
+def test_pretrained_model_is_evaluated_and_exported_without_training(corpus, tmp_path):
+    source = save_model(new_model(6, SETTINGS.model, seed=9), tmp_path / "source", 6)
+    settings = replace(SETTINGS, pretrained=str(source), continue_pretraining=False)
+    metrics = train(settings, corpus, Outputs.under(tmp_path / "out"), DEV, threads=1, progress=False)
+    assert metrics["steps"] == 0 and metrics["pretrained"] == str(source)
+    assert metrics["eval"]["loss"] > 0
+    exported = _weights(tmp_path / "out" / "model")
+    original = _weights(source)
+    assert all(torch.equal(exported[key], original[key]) for key in original)
+
+
+def test_continued_pretraining_starts_from_the_loaded_weights(corpus, tmp_path):
+    source = save_model(new_model(6, SETTINGS.model, seed=9), tmp_path / "source", 6)
+    settings = replace(SETTINGS, pretrained=str(source), steps=2, checkpoint_every_steps=10)
+    metrics = train(settings, corpus, Outputs.under(tmp_path / "out"), DEV, threads=1, progress=False)
+    assert metrics["steps"] == 2
+
+
+def test_settings_from_config_and_errors():
+    section = {
+        "model": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64},
+        "masking": {"rate": 0.15, "final_rate": None},
+        "optimizer": {"betas": [0.9, 0.98]},
+        "steps": 10,
+        "gpus": 0,
+        "threads": 2,
+    }
+    settings = PretrainSettings.from_config(section, 6)
+    assert settings.optimizer.betas == (0.9, 0.98) and settings.masking.rate_at(9, 10) == 0.15
+    assert MaskingSettings().rate_at(99_999, 120_000) == 0.15 and MaskingSettings().rate_at(100_000, 120_000) == 0.2
+    assert OptimizerSettings(warmup_steps=10).lr_factor(4, 100) == 0.5
+    with pytest.raises(InputError, match="pretrain.model"):
+        PretrainSettings.from_config({"model": {"layer": 2}}, 6)
+    with pytest.raises(InputError, match="batch_tokens"):
+        PretrainSettings(batch_tokens=100)
+
+
+def test_cli_reports_bad_input(corpus, tmp_path, caplog):
+    section = json.dumps({"steps": 1, "batch_tokens": 1024})
+    args = ["--corpus", str(corpus), "--kmer", "5", "--settings", section, "--device", "cpu",
+            "--model", str(tmp_path / "m"), "--metrics", str(tmp_path / "m.json"), "--history", str(tmp_path / "h.csv"),
+            "--plot", str(tmp_path / "p.png"), "--checkpoints", str(tmp_path / "c")]  # fmt: skip
+    assert run(parse_args(args)) == 2
+    assert "corpus holds 6-mers but kmer is 5" in caplog.text
+
+
+def test_every_chromosome_held_out_is_an_error(corpus):
+    store = PieceStore(corpus)
+    with pytest.raises(InputError, match="splits.dev"):
+        split_pieces(store, ["chrA", "chrB", "chrC"], eval_pieces=5, seed=1)
+    train_ids, eval_ids, source = split_pieces(store, [], eval_pieces=5, seed=1)
+    assert eval_ids.size == 5 and "random" in source and np.intersect1d(train_ids, eval_ids).size == 0
+
+
+def test_pretrain_config_section_is_validated():
+    import copy
+
+    import yaml
+
+    from dnabert.config import ConfigError, validate_config
+
+    schema = REPO / "config" / "schema" / "config.schema.yaml"
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate_config(copy.deepcopy(config), schema)
+    for name in ("config/config.yaml", "config/hg38.yaml", "tests/config/tiny.yaml"):
+        section = yaml.safe_load((REPO / name).read_text())["pretrain"]
+        settings = PretrainSettings.from_config(section, 6)  # every config builds valid settings
+        assert settings.model.max_positions == 512
+    minimal = {"genome": {"name": "g", "simulate": {}}}
+    validate_config(minimal, schema)
+    assert minimal["pretrain"]["model"]["layers"] == 12 and minimal["pretrain"]["optimizer"]["lr"] == 4e-4
+    bad = copy.deepcopy(config)
+    bad["pretrain"]["model"]["hidden"] = 130
+    bad["pretrain"]["pretrained"] = "/nonexistent/dnabert6"
+    bad["pretrain"]["masking"]["rate"] = 1.5
+    with pytest.raises(ConfigError) as caught:
+        validate_config(bad, schema)
+    assert any("pretrain.masking.rate" in problem for problem in caught.value.problems)
+    del bad["pretrain"]["masking"]["rate"]
+    with pytest.raises(ConfigError) as caught:
+        validate_config(bad, schema)
+    text = "\n".join(caught.value.problems)
+    assert "pretrain.model.hidden: 130 is not divisible by heads" in text and "pretrain.pretrained" in text

@@ -1,0 +1,603 @@
+"""Task datasets: settings, assembly of positives and negatives, leakage-free splits, TSV output, QC.
+
+One task gives ``train.tsv.gz``, ``dev.tsv.gz`` and ``test.tsv.gz`` with the
+header ``sequence label chrom start end strand name source`` (tab-separated;
+coordinates 0-based half-open, blank where a sequence has none, e.g. a
+shuffle), and a ``qc/`` folder. Task types:
+
+* ``peaks`` (DNABERT-TF): summit-centred windows of ChIP-seq peaks, label 1.
+* ``promoters`` (DNABERT-Prom): TSS windows in transcript orientation, label 1;
+  optionally only TATA or only non-TATA promoters (FIMO scan of JASPAR TBP).
+* ``splice`` (DNABERT-Splice): 0 non-splice, 1 donor, 2 acceptor.
+* ``table``: labelled sequences from GUE CSV, DNABERT TSV or FASTA files.
+
+Negatives (label 0, for peaks and promoters), each with a ratio to positives:
+``shuffle`` (dinucleotide), ``gc_matched`` (genomic background), ``flank``
+(shifted windows) and ``substitution`` (DNABERT's promoter construction).
+Positives are split by chromosome; negatives are made within each split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import negatives as neg
+from .annotation import (
+    Sites, boundary_windows, distance_to_nearest, gene_spans, promoter_windows, read_gtf_transcripts,
+    sample_gene_positions, splice_sites, tata_scan, tss_from_bed, tss_from_gtf,
+)
+from .intervals import GenomeSequence, IntervalIndex, Intervals, gc_fraction, n_fraction, to_strings, within_bounds
+from .io import InputError, PathLike, atomic_path
+from .peaks import on_genome, read_peaks, select_peaks, summit_windows
+from .splits import SPLITS, ChromosomeSplits, leakage_mask, random_split, report_dropped
+from .tables import infer_format, read_table
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("sequence", "label", "chrom", "start", "end", "strand", "name", "source")
+SPLICE_LABELS = {"nonsplice": 0, "donor": 1, "acceptor": 2}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ShuffleSettings:
+    """Dinucleotide shuffles of the positives."""
+
+    ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class GCMatchedSettings:
+    """Genomic background windows matched to the positives' GC histogram."""
+
+    ratio: float = 1.0
+    bins: int = 50
+    exclude_flank: int = 1000
+
+
+@dataclass(frozen=True)
+class FlankSettings:
+    """Windows shifted by +-``offset`` bp from the positives (ratio at most 2)."""
+
+    ratio: float = 1.0
+    offset: int = 500
+
+
+@dataclass(frozen=True)
+class SubstitutionSettings:
+    """DNABERT-Prom negatives: ``replaced`` of ``pieces`` parts replaced by random bases."""
+
+    ratio: float = 1.0
+    pieces: int = 20
+    replaced: int = 12
+
+
+@dataclass(frozen=True)
+class NegativeSettings:
+    shuffle: ShuffleSettings | None = None
+    gc_matched: GCMatchedSettings | None = None
+    flank: FlankSettings | None = None
+    substitution: SubstitutionSettings | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> NegativeSettings:
+        cfg = cfg or {}
+        kinds = {"shuffle": ShuffleSettings, "gc_matched": GCMatchedSettings, "flank": FlankSettings,
+                 "substitution": SubstitutionSettings}
+        return cls(**{key: kinds[key](**value) for key, value in cfg.items() if value is not None})
+
+
+@dataclass(frozen=True)
+class PeaksTask:
+    name: str
+    peaks: str
+    format: str = "narrowPeak"
+    window: int = 101
+    top: int | None = None
+    min_qvalue: float | None = None
+    max_n_fraction: float = 0.0
+    negatives: NegativeSettings = field(default_factory=lambda: NegativeSettings(shuffle=ShuffleSettings()))
+
+
+@dataclass(frozen=True)
+class PromotersTask:
+    name: str
+    annotation: str
+    format: str = "gtf"
+    upstream: int = 249
+    downstream: int = 50
+    tata: str = "all"
+    tata_pvalue: float = 1e-3
+    tata_region: tuple[int, int] = (-40, -10)
+    max_n_fraction: float = 0.0
+    negatives: NegativeSettings = field(default_factory=lambda: NegativeSettings(substitution=SubstitutionSettings()))
+
+
+@dataclass(frozen=True)
+class NonspliceSettings:
+    ratio: float = 0.5
+    decoy_fraction: float = 0.5
+    min_distance: int = 50
+
+
+@dataclass(frozen=True)
+class SpliceTask:
+    name: str
+    annotation: str
+    window: int = 400
+    max_n_fraction: float = 0.0
+    nonsplice: NonspliceSettings = field(default_factory=NonspliceSettings)
+
+
+@dataclass(frozen=True)
+class TableFile:
+    path: str
+    format: str
+    split: str | None = None
+    label: int | None = None
+    source: str = ""  # name in the source column (default: the file name)
+
+
+@dataclass(frozen=True)
+class TableTask:
+    name: str
+    files: tuple[TableFile, ...]
+    dev: float = 0.1
+    test: float = 0.1
+
+
+TaskSettings = PeaksTask | PromotersTask | SpliceTask | TableTask
+
+
+def task_from_config(name: str, cfg: Mapping[str, Any], files: Mapping[str, str]) -> TaskSettings:
+    """Settings for one ``tasks:`` entry (schema defaults already filled in); ``files`` maps input roles to paths."""
+    kind = cfg["type"]
+    common = {"max_n_fraction": cfg.get("max_n_fraction", 0.0)}
+    if kind == "peaks":
+        return PeaksTask(name, files["peaks"], cfg.get("format", "narrowPeak"), cfg.get("window", 101),
+                         cfg.get("top"), cfg.get("min_qvalue"), negatives=NegativeSettings.from_config(
+                             cfg.get("negatives", {"shuffle": {}})), **common)
+    if kind == "promoters":
+        return PromotersTask(
+            name, files["annotation"], cfg.get("format", "gtf"), cfg.get("upstream", 249),
+            cfg.get("downstream", 50), cfg.get("tata", "all"), cfg.get("tata_pvalue", 1e-3),
+            tuple(cfg.get("tata_region", (-40, -10))),
+            negatives=NegativeSettings.from_config(cfg.get("negatives", {"substitution": {}})), **common)
+    if kind == "splice":
+        return SpliceTask(name, files["annotation"], cfg.get("window", 400),
+                          nonsplice=NonspliceSettings(**cfg.get("nonsplice", {})), **common)
+    if kind == "table":
+        table_files = []
+        for i, spec in enumerate(cfg["files"]):
+            path = files[f"table_{i}"]
+            fmt = spec.get("format") or infer_format(spec.get("path") or spec.get("url") or path)
+            if fmt is None:
+                raise InputError(None, "cannot tell the table format from the file name; set format:",
+                                 field=f"tasks.{name}.files[{i}].format")
+            origin = spec.get("path") or spec.get("url") or spec.get("simulated") or path
+            table_files.append(TableFile(path, fmt, spec.get("split"), spec.get("label"),
+                                         origin.rstrip("/").rsplit("/", 1)[-1]))
+        split = cfg.get("random_split", {})
+        return TableTask(name, tuple(table_files), split.get("dev", 0.1), split.get("test", 0.1))
+    raise ValueError(f"tasks.{name}.type: unknown task type {kind!r}")
+
+
+def task_rng(seed: int, task: str, stream: str) -> np.random.Generator:
+    """An independent, reproducible random stream per task and step."""
+    return np.random.default_rng([seed, zlib.crc32(task.encode()), zlib.crc32(stream.encode())])
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+@dataclass
+class Rows:
+    """Dataset rows as columns, plus the split of each row."""
+
+    sequence: list[str]
+    label: np.ndarray
+    intervals: Intervals | None  # None: no coordinates (e.g. shuffles)
+    name: np.ndarray
+    source: np.ndarray
+    split: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        n = len(self.sequence)
+        if self.intervals is None:
+            chrom = np.full(n, "", dtype=object)
+            start = end = pd.array([pd.NA] * n, dtype="Int64")
+            strand = np.full(n, "", dtype=object)
+        else:
+            chrom, strand = self.intervals.chrom, self.intervals.strand.astype(object)
+            start = pd.array(self.intervals.start, dtype="Int64")
+            end = pd.array(self.intervals.end, dtype="Int64")
+        return pd.DataFrame({
+            "sequence": self.sequence, "label": np.asarray(self.label, dtype=np.int64), "chrom": chrom,
+            "start": start, "end": end, "strand": strand, "name": self.name, "source": self.source,
+            "split": self.split,
+        })
+
+
+@dataclass
+class Genomic:
+    """What genome-based tasks share: the genome, blacklist, splits and the task's name and seed."""
+
+    genome: GenomeSequence
+    blacklist: IntervalIndex
+    splits: ChromosomeSplits
+    task: str
+
+    def rng(self, stream: str) -> np.random.Generator:
+        return task_rng(self.splits.seed, self.task, stream)
+
+
+def check_window(intervals: Intervals, sizes: dict[str, int], field_name: str) -> None:
+    """A window longer than a chromosome that holds positives is a configuration error."""
+    width = int(intervals.length.max()) if len(intervals) else 0
+    for chrom in np.unique(intervals.chrom.astype(str)):
+        if chrom in sizes and width > sizes[chrom]:
+            raise InputError(None, f"window of {width} bp is larger than chromosome {chrom} ({sizes[chrom]} bp)",
+                             field=field_name)
+
+
+def clean_windows(
+    ctx: Genomic, intervals: Intervals, max_n_fraction: float, what: str
+) -> tuple[Intervals, np.ndarray, np.ndarray]:
+    """Drop windows past chromosome ends, on the blacklist or with too many N.
+
+    Returns (kept windows, their oriented upper-case sequences, kept row indices).
+    """
+    rows = np.arange(len(intervals))
+    inside = within_bounds(intervals, ctx.genome.sizes)
+    black = np.zeros(len(intervals), dtype=bool)
+    black[inside] = ctx.blacklist.overlaps(intervals.take(inside))
+    keep = inside & ~black
+    kept = intervals.take(keep)
+    codes = ctx.genome.windows(kept)
+    low_n = n_fraction(codes) <= max_n_fraction
+    log.info("%s: %d windows; dropped %d past chromosome ends, %d on the blacklist, %d with N > %g",
+             what, len(intervals), int((~inside).sum()), int(black.sum()), int((~low_n).sum()), max_n_fraction)
+    return kept.take(low_n), codes[low_n], rows[keep][low_n]
+
+
+def _require_positives(split: np.ndarray, ctx: Genomic, what: str) -> None:
+    for name in SPLITS:
+        if not (split == name).any():
+            chroms = {"dev": ctx.splits.dev, "test": ctx.splits.test}.get(name)
+            where = f"chromosomes {', '.join(chroms)}" if chroms else "the train chromosomes"
+            raise InputError(None, f"no {what} in split '{name}' ({where})",
+                             field=f"splits.{name}" if chroms else f"tasks.{ctx.task}")
+
+
+def _negatives(
+    ctx: Genomic, settings: NegativeSettings, positives: Intervals, codes: np.ndarray, split: np.ndarray,
+    max_n_fraction: float,
+) -> list[Rows]:
+    """Every configured negative type, made within each split."""
+    out: list[Rows] = []
+    width = codes.shape[1]
+    stranded = bool((positives.strand != ".").any())
+    if settings.shuffle and settings.shuffle.ratio > 0:
+        seqs, parent = neg.shuffled_negatives(codes, settings.shuffle.ratio, ctx.rng("shuffle"))
+        out.append(Rows(to_strings(seqs), np.zeros(len(parent)), None, positives.name[parent],
+                        np.full(len(parent), "shuffle", dtype=object), split[parent]))
+    if settings.substitution and settings.substitution.ratio > 0:
+        s = settings.substitution
+        seqs, parent = neg.substitution_negatives(codes, s.pieces, s.replaced, ctx.rng("substitution"), s.ratio)
+        out.append(Rows(to_strings(seqs), np.zeros(len(parent)), None, positives.name[parent],
+                        np.full(len(parent), "substitution", dtype=object), split[parent]))
+    if settings.flank and settings.flank.ratio > 0:
+        windows, parent = neg.flank_windows(positives, settings.flank.offset, settings.flank.ratio, ctx.rng("flank"))
+        clash = np.zeros(len(windows), dtype=bool)
+        inside = within_bounds(windows, ctx.genome.sizes)
+        clash[inside] = IntervalIndex(positives).overlaps(windows.take(inside))
+        windows, parent = windows.take(~clash), parent[~clash]
+        kept, flank_codes, rows = clean_windows(ctx, windows, max_n_fraction, f"{ctx.task} flanks")
+        kept.name = np.array([f"{n}|flank" for n in positives.name[parent[rows]]], dtype=object)
+        out.append(Rows(to_strings(flank_codes), np.zeros(len(kept)), kept, kept.name,
+                        np.full(len(kept), "flank", dtype=object), split[parent[rows]]))
+    if settings.gc_matched and settings.gc_matched.ratio > 0:
+        g = settings.gc_matched
+        exclude = ctx.blacklist.union(Intervals(positives.chrom, positives.start - g.exclude_flank,
+                                                positives.end + g.exclude_flank))
+        pos_gc = gc_fraction(codes)
+        rng = ctx.rng("gc_matched")
+        genome_chroms = list(ctx.genome.sizes)
+        for name in SPLITS:
+            mask = split == name
+            total = int(round(g.ratio * mask.sum()))
+            windows, _ = neg.gc_matched_windows(
+                ctx.genome, pos_gc[mask], ctx.splits.chromosomes(name, genome_chroms), width, total, exclude,
+                g.bins, max_n_fraction, rng)
+            if stranded:
+                windows.strand = np.where(rng.random(len(windows)) < 0.5, "+", "-")
+            seqs = ctx.genome.windows(windows)
+            log.info("%s %s: %d GC-matched background windows (GC histogram distance %.3f)", ctx.task, name,
+                     len(windows), neg.histogram_distance(pos_gc[mask], gc_fraction(seqs)))
+            out.append(Rows(to_strings(seqs), np.zeros(len(windows)), windows, windows.name,
+                            np.full(len(windows), "gc_matched", dtype=object), np.full(len(windows), name)))
+    return out
+
+
+def _positive_rows(ctx: Genomic, windows: Intervals, max_n: float, labels: np.ndarray, sources: np.ndarray,
+                   what: str) -> tuple[Rows, np.ndarray]:
+    kept, codes, rows = clean_windows(ctx, windows, max_n, what)
+    split = ctx.splits.split_of(kept.chrom)
+    return Rows(to_strings(codes), labels[rows], kept, kept.name, sources[rows], split), codes
+
+
+def build_peaks(task: PeaksTask, ctx: Genomic) -> list[Rows]:
+    peaks = select_peaks(on_genome(read_peaks(task.peaks, task.format), ctx.genome.sizes), task.top, task.min_qvalue)
+    windows = summit_windows(peaks, task.window)
+    check_window(windows, ctx.genome.sizes, f"tasks.{task.name}.window")
+    n = len(windows)
+    rows, codes = _positive_rows(ctx, windows, task.max_n_fraction, np.ones(n, dtype=np.int64),
+                                 np.full(n, "peak", dtype=object), f"{task.name} peaks")
+    _require_positives(rows.split, ctx, "peaks")
+    return [rows, *_negatives(ctx, task.negatives, rows.intervals, codes, rows.split, task.max_n_fraction)]
+
+
+def build_promoters(task: PromotersTask, ctx: Genomic) -> list[Rows]:
+    tss = tss_from_gtf(task.annotation) if task.format == "gtf" else tss_from_bed(task.annotation)
+    on = np.array([c in ctx.genome.sizes for c in tss.chrom], dtype=bool)
+    if not on.all():
+        log.warning("%s: %d TSSs on chromosomes absent from the genome, dropped", task.name, int((~on).sum()))
+    tss = tss.take(on)
+    if len(tss) == 0:
+        raise InputError(task.annotation, "no TSS is on a chromosome of the genome")
+    windows = promoter_windows(tss, task.upstream, task.downstream)
+    check_window(windows, ctx.genome.sizes, f"tasks.{task.name}.upstream")
+    n = len(windows)
+    source = np.full(n, "promoter", dtype=object)
+    if task.tata != "all":
+        lo, hi = task.tata_region
+        region = promoter_windows(tss, -lo, hi)
+        inside = within_bounds(region, ctx.genome.sizes)
+        has_tata = np.zeros(n, dtype=bool)
+        has_tata[inside] = tata_scan(ctx.genome.windows(region.take(inside)), task.tata_pvalue)
+        log.info("%s: %d of %d promoters have a TBP (TATA) hit at p < %g", task.name, int(has_tata.sum()), n,
+                 task.tata_pvalue)
+        wanted = has_tata if task.tata == "tata" else ~has_tata
+        windows, source = windows.take(wanted), np.where(has_tata, "tata", "non_tata")[wanted].astype(object)
+        n = len(windows)
+    rows, codes = _positive_rows(ctx, windows, task.max_n_fraction, np.ones(n, dtype=np.int64), source,
+                                 f"{task.name} promoters")
+    _require_positives(rows.split, ctx, "promoters")
+    return [rows, *_negatives(ctx, task.negatives, rows.intervals, codes, rows.split, task.max_n_fraction)]
+
+
+def build_splice(task: SpliceTask, ctx: Genomic) -> list[Rows]:
+    transcripts = [t for t in read_gtf_transcripts(task.annotation) if t.chrom in ctx.genome.sizes]
+    if not transcripts:
+        raise InputError(task.annotation, "no transcript is on a chromosome of the genome")
+    donors, acceptors = splice_sites(transcripts)
+    if len(donors) == 0:
+        raise InputError(task.annotation, "no multi-exon transcripts: no splice sites")
+    sites = [(donors, "donor"), (acceptors, "acceptor")]
+    n_sites = len(donors) + len(acceptors)
+    ns = task.nonsplice
+    total = int(round(ns.ratio * n_sites))
+    n_decoy = int(round(ns.decoy_fraction * total))
+    spans = gene_spans(transcripts)
+    rng = ctx.rng("nonsplice")
+    true_sites = Sites(np.concatenate([donors.chrom, acceptors.chrom]), np.concatenate([donors.pos, acceptors.pos]),
+                       np.concatenate([donors.strand, acceptors.strand]), np.concatenate([donors.name, acceptors.name]))
+    wanted = {"decoy_GT": n_decoy // 2, "decoy_AG": n_decoy - n_decoy // 2, "nonsplice": total - n_decoy}
+    for kind, count in wanted.items():
+        decoy = kind[-2:] if kind.startswith("decoy") else None
+        # Oversample: some fall near true sites or fail the window filters.
+        found = sample_gene_positions(spans, 2 * count, rng, ctx.genome, decoy)
+        far = distance_to_nearest(found, true_sites) > ns.min_distance
+        found = found.take(np.flatnonzero(far)[:count] if far.sum() <= count else
+                           np.sort(rng.choice(np.flatnonzero(far), size=count, replace=False)))
+        if len(found) < count:
+            log.warning("%s: only %d of %d %s positions found", task.name, len(found), count, kind)
+        sites.append((found, kind))
+    windows = Intervals.concat([boundary_windows(s, task.window) for s, _ in sites])
+    check_window(windows, ctx.genome.sizes, f"tasks.{task.name}.window")
+    kinds = np.concatenate([np.full(len(s), k, dtype=object) for s, k in sites])
+    labels = np.array([SPLICE_LABELS.get(k, 0) for k in kinds], dtype=np.int64)
+    rows, _ = _positive_rows(ctx, windows, task.max_n_fraction, labels, kinds, f"{task.name} splice windows")
+    _require_positives(rows.split[rows.label > 0], ctx, "splice sites")
+    return [rows]
+
+
+def build_table(task: TableTask, seed: int) -> list[Rows]:
+    out: list[Rows] = []
+    pooled: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = []
+    for spec in task.files:
+        table = read_table(spec.path, spec.format, spec.label)
+        src = np.full(len(table), spec.source or Path(spec.path).name, dtype=object)
+        names = np.array(table.names, dtype=object)
+        labels = np.array(table.labels, dtype=np.int64)
+        if spec.split:
+            out.append(Rows(table.sequences, labels, None, names, src, np.full(len(table), spec.split)))
+        else:
+            pooled.append((table.sequences, labels, names, src))
+    if pooled:
+        seqs = [s for p in pooled for s in p[0]]
+        split = random_split(seqs, task.dev, task.test, task_rng(seed, task.name, "random_split"))
+        out.append(Rows(seqs, np.concatenate([p[1] for p in pooled]), None, np.concatenate([p[2] for p in pooled]),
+                        np.concatenate([p[3] for p in pooled]), split))
+    return out
+
+
+def assemble(parts: list[Rows], seed: int, task: str) -> dict[str, pd.DataFrame]:
+    """Concatenate rows, drop duplicates within and across splits, shuffle each split reproducibly."""
+    frame = pd.concat([p.frame() for p in parts], ignore_index=True)
+    keep = leakage_mask(frame["sequence"].tolist(), frame["split"].tolist())
+    report_dropped(keep, frame["split"].tolist(), task)
+    frame = frame[keep]
+    out = {}
+    for name in SPLITS:
+        part = frame[frame["split"] == name].drop(columns="split")
+        order = task_rng(seed, task, f"order_{name}").permutation(len(part))
+        out[name] = part.iloc[order].reset_index(drop=True)
+    if out["train"].empty:
+        raise InputError(None, "the train split is empty", field=f"tasks.{task}")
+    for name in ("dev", "test"):
+        if out[name].empty:
+            log.warning("%s: the %s split is empty", task, name)
+    return out
+
+
+def write_splits(frames: Mapping[str, pd.DataFrame], paths: Mapping[str, PathLike]) -> None:
+    """Write ``{train,dev,test}.tsv.gz`` (deterministic gzip); all appear together or none does."""
+    import gzip
+
+    with contextlib.ExitStack() as stack:
+        for name in SPLITS:
+            tmp = stack.enter_context(atomic_path(paths[name]))
+            text = frames[name].to_csv(sep="\t", index=False, columns=list(COLUMNS), na_rep="", lineterminator="\n")
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6,
+                                                        mtime=0) as gz:
+                gz.write(text.encode("ascii"))
+
+
+def build_dataset(
+    task: str, cfg: Mapping[str, Any], files: Mapping[str, str], splits_cfg: Mapping[str, Any],
+    outputs: Mapping[str, PathLike], genome: PathLike | None = None, blacklist: PathLike | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Build one configured task and write its three splits."""
+    settings = task_from_config(task, cfg, files)
+    splits = ChromosomeSplits.from_config(splits_cfg)
+    if isinstance(settings, TableTask):
+        parts = build_table(settings, splits.seed)
+    else:
+        if genome is None:
+            raise ValueError(f"task {task} needs the genome")
+        index = IntervalIndex.from_bed(blacklist) if blacklist else IntervalIndex()
+        with GenomeSequence(genome) as fasta:
+            ctx = Genomic(fasta, index, splits, task)
+            builder = {PeaksTask: build_peaks, PromotersTask: build_promoters, SpliceTask: build_splice}
+            parts = builder[type(settings)](settings, ctx)
+    frames = assemble(parts, splits.seed, task)
+    write_splits(frames, outputs)
+    for name, frame in frames.items():
+        counts = frame.groupby(["label", "source"]).size()
+        log.info("%s %s: %d rows (%s)", task, name, len(frame),
+                 ", ".join(f"label {lab} {src}: {n}" for (lab, src), n in counts.items()))
+    return frames
+
+
+# --------------------------------------------------------------------------- reading and QC
+
+
+def read_dataset(path: PathLike) -> pd.DataFrame:
+    """Read a dataset TSV written by :func:`write_splits` (blank coordinates as missing values)."""
+    frame = pd.read_csv(path, sep="\t", dtype={"sequence": str, "chrom": str, "strand": str, "name": str,
+                                               "source": str, "label": np.int64},
+                        keep_default_na=False, na_values={"start": [""], "end": [""]})
+    if list(frame.columns) != list(COLUMNS):
+        raise InputError(path, f"expected columns {' '.join(COLUMNS)}, got {' '.join(frame.columns)}", line=1)
+    for column in ("start", "end"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _gc(sequences: pd.Series) -> np.ndarray:
+    s = sequences.str
+    gc = (s.count("G") + s.count("C")).to_numpy(dtype=float)
+    real = (sequences.str.len() - s.count("N")).to_numpy(dtype=float)
+    return gc / np.maximum(real, 1)
+
+
+def cross_split_overlaps(frame: pd.DataFrame) -> int:
+    """Rows whose interval overlaps an interval of another split (0 for a leakage-free dataset)."""
+    located = frame[frame["start"].notna()]
+    hits = 0
+    for name in SPLITS:
+        mine = located[located["split"] == name]
+        other = located[located["split"] != name]
+        if mine.empty or other.empty:
+            continue
+        index = IntervalIndex(Intervals(other["chrom"].to_numpy(object), other["start"].to_numpy(np.int64),
+                                        other["end"].to_numpy(np.int64)))
+        hits += int(index.overlaps(Intervals(mine["chrom"].to_numpy(object), mine["start"].to_numpy(np.int64),
+                                             mine["end"].to_numpy(np.int64))).sum())
+    return hits
+
+
+def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, PathLike]) -> dict[str, Any]:
+    """Counts per class and split, GC/length summaries, leakage checks and a GC plot of positives vs negatives.
+
+    ``outputs`` names ``counts``, ``composition``, ``summary`` (JSON) and ``plot`` (PNG).
+    """
+    frame = pd.concat([read_dataset(inputs[name]).assign(split=name) for name in SPLITS], ignore_index=True)
+    frame["gc"] = _gc(frame["sequence"])
+    frame["length"] = frame["sequence"].str.len()
+    counts = (frame.groupby(["split", "label", "source"]).size().rename("count").reset_index())
+    counts["split"] = pd.Categorical(counts["split"], SPLITS)
+    counts = counts.sort_values(["split", "label", "source"])
+    stats = frame.groupby(["split", "label", "source"]).agg(
+        n=("gc", "size"), gc_mean=("gc", "mean"), gc_sd=("gc", "std"), gc_min=("gc", "min"),
+        gc_median=("gc", "median"), gc_max=("gc", "max"), length_min=("length", "min"),
+        length_median=("length", "median"), length_max=("length", "max"),
+    ).reset_index()
+    stats["split"] = pd.Categorical(stats["split"], SPLITS)
+    stats = stats.sort_values(["split", "label", "source"])
+    keys = pd.Series([min(s, s[::-1].translate(str.maketrans("ACGTN", "TGCAN"))) for s in frame["sequence"]])
+    shared = int(pd.DataFrame({"key": keys, "split": frame["split"]}).groupby("key")["split"].nunique().gt(1).sum())
+    positives = frame[frame["label"] > 0] if (frame["label"] > 0).any() else frame
+    negatives = frame[frame["label"] == 0]
+    distance = {
+        source: {"gc_histogram_tvd": neg.histogram_distance(positives["gc"].to_numpy(), part["gc"].to_numpy()),
+                 "gc_ks": neg.ks_statistic(positives["gc"].to_numpy(), part["gc"].to_numpy())}
+        for source, part in negatives.groupby("source")
+    }
+    summary = {
+        "task": task,
+        "rows": {name: int((frame["split"] == name).sum()) for name in SPLITS},
+        "chromosomes": {name: sorted(frame.loc[(frame["split"] == name) & (frame["chrom"] != ""), "chrom"].unique()
+                                     .tolist()) for name in SPLITS},
+        "sequences_in_two_splits": shared,
+        "intervals_overlapping_another_split": cross_split_overlaps(frame),
+        "gc_distance_to_positives": distance,
+    }
+    with contextlib.ExitStack() as stack:
+        paths = {key: stack.enter_context(atomic_path(outputs[key])) for key in ("counts", "composition", "summary",
+                                                                                "plot")}
+        counts.to_csv(paths["counts"], sep="\t", index=False, lineterminator="\n")
+        stats.to_csv(paths["composition"], sep="\t", index=False, float_format="%.4f", lineterminator="\n")
+        paths["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        plot_gc(frame, task, paths["plot"])
+    return summary
+
+
+def plot_gc(frame: pd.DataFrame, task: str, path: PathLike) -> None:
+    """GC content of positives against each negative type (and counts per split), as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, (ax_gc, ax_n) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    order = sorted(frame["source"].unique(), key=lambda s: (frame.loc[frame["source"] == s, "label"].iloc[0] == 0, s))
+    palette = dict(zip(order, sns.color_palette(n_colors=len(order))))
+    # A kernel density estimate: histograms of k/width fractions alias into uneven bins.
+    varied = [s for s in order if frame.loc[frame["source"] == s, "gc"].nunique() > 1]
+    sns.kdeplot(data=frame[frame["source"].isin(varied)], x="gc", hue="source", hue_order=varied,
+                common_norm=False, cut=0, bw_adjust=1.2, palette=palette, ax=ax_gc, warn_singular=False)
+    ax_gc.set(xlabel="GC content", ylabel="density", title=f"{task}: GC content by source", xlim=(0, 1))
+    sns.countplot(data=frame, x="split", hue="source", hue_order=order, order=list(SPLITS), palette=palette,
+                  ax=ax_n)
+    ax_n.set(xlabel="split", ylabel="sequences", title="sequences per split")
+    if ax_n.get_legend() is not None:
+        ax_n.get_legend().remove()
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,240 @@
+"""Score new sequences with a fine-tuned model: ``python -m dnabert.predict``.
+
+Input is a FASTA file (plain or gzipped; every record is scored) or a BED file
+plus an indexed genome FASTA (``.fai``, and ``.gzi`` when bgzipped): each
+interval's sequence is fetched (0-based half-open), and reverse-complemented
+when column 6 says ``-``. Sequences are upper-cased; any k-mer with a base other
+than A/C/G/T is ``[UNK]``.
+
+Long sequences. A model takes at most 510 k-mers. A longer sequence is cut into
+consecutive windows of 510 k-mers (each window starts where the previous one's
+last k-mer ended, so every k-mer is scored once; see
+:func:`dnabert.kmer.encode_batch` with ``overflow="split"``), every window is
+scored on its own, and the window probabilities are combined per sequence:
+
+``mean`` (default)  the average of the windows' class probabilities, weighted by
+                    each window's number of k-mers (a short last window counts less);
+``max``             the per-class maximum over windows, renormalised to sum to 1
+                    (for "does any part look like class c" questions).
+
+Output: a TSV with ``id length windows predicted prob_0 .. prob_{C-1}`` (BED input
+adds ``chrom start end strand``), in input order, written atomically. Inference is
+batched, in eval mode and without gradients; bf16 autocast on CUDA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pysam
+import torch
+from transformers import BertForSequenceClassification
+
+from .finetune import AGGREGATES, autocast_for, predict_sequences, resolve_device
+from .io import InputError, PathLike, atomic_write, open_text
+from .models import infer_k, read_config
+
+log = logging.getLogger(__name__)
+
+CHUNK = 4096  # sequences scored per chunk (bounds memory for large inputs)
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+@dataclass
+class Record:
+    """One sequence to score, with where it came from (BED input)."""
+
+    id: str
+    sequence: str
+    chrom: str = ""
+    start: int | None = None
+    end: int | None = None
+    strand: str = ""
+
+
+def read_fasta_records(path: PathLike) -> Iterator[Record]:
+    """Records of a (gzipped) FASTA file; names are the first word of each header."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "FASTA file not found")
+    name: str | None = None
+    parts: list[str] = []
+    header_line = 0
+    with open_text(path) as handle:
+        for line_no, line in enumerate(handle, 1):
+            line = line.strip()
+            if line.startswith(">"):
+                if name is not None:
+                    yield _fasta_record(path, name, parts, header_line)
+                words = line[1:].split()
+                if not words:
+                    raise InputError(path, "empty sequence name", line=line_no, field="header")
+                name, parts, header_line = words[0], [], line_no
+            elif line:
+                if name is None:
+                    raise InputError(path, "not FASTA: expected a '>' header line", line=line_no)
+                parts.append(line)
+    if name is not None:
+        yield _fasta_record(path, name, parts, header_line)
+    elif header_line == 0:
+        raise InputError(path, "no sequences in the FASTA file")
+
+
+def _fasta_record(path: Path, name: str, parts: list[str], line: int) -> Record:
+    sequence = "".join(parts).upper()
+    if not sequence:
+        raise InputError(path, f"record {name!r} has no sequence", line=line)
+    return Record(name, sequence)
+
+
+def reverse_complement(sequence: str) -> str:
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
+def read_bed_records(bed: PathLike, genome: PathLike) -> Iterator[Record]:
+    """Sequences of BED intervals (``chrom start end [name [score [strand]]]``) from an indexed FASTA."""
+    bed, genome = Path(bed), Path(genome)
+    if not bed.is_file():
+        raise InputError(bed, "BED file not found")
+    try:
+        fasta = pysam.FastaFile(str(genome))
+    except (OSError, ValueError) as err:
+        raise InputError(genome, f"cannot open the indexed genome FASTA: {err}") from None
+    sizes = dict(zip(fasta.references, fasta.lengths))
+    with fasta, open_text(bed) as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) < 3:
+                raise InputError(bed, f"expected at least 3 tab-separated columns, got {len(fields)}", line=line_no)
+            chrom = fields[0]
+            try:
+                start, end = int(fields[1]), int(fields[2])
+            except ValueError:
+                raise InputError(bed, "start and end must be integers", line=line_no, field="start/end") from None
+            if chrom not in sizes:
+                raise InputError(bed, f"chromosome {chrom!r} is not in {genome.name}", line=line_no, field="chrom")
+            if not 0 <= start < end <= sizes[chrom]:
+                raise InputError(bed, f"interval {start}-{end} is empty or outside {chrom} (length {sizes[chrom]})",
+                                 line=line_no, field="start/end")  # fmt: skip
+            strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else ""
+            name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else ""
+            sequence = fasta.fetch(chrom, start, end).upper()
+            if strand == "-":
+                sequence = reverse_complement(sequence)
+            ident = name or f"{chrom}:{start}-{end}" + (f"({strand})" if strand else "")
+            yield Record(ident, sequence, chrom, start, end, strand)
+
+
+def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForSequenceClassification, int]:
+    """A fine-tuned classifier directory (as written by :mod:`dnabert.finetune`) and its k."""
+    model_dir = Path(model_dir)
+    config, _ = read_config(model_dir)
+    k = infer_k(model_dir, config)
+    if not config.architectures or "BertForSequenceClassification" not in config.architectures:
+        raise InputError(model_dir / "config.json", "not a fine-tuned classifier (architectures lacks "
+                         "BertForSequenceClassification); fine-tune the model first", field="architectures")  # fmt: skip
+    model = BertForSequenceClassification.from_pretrained(model_dir)
+    return model.to(device).eval(), k
+
+
+def predict_file(
+    model_dir: PathLike,
+    out: PathLike,
+    *,
+    fasta: PathLike | None = None,
+    bed: PathLike | None = None,
+    genome: PathLike | None = None,
+    aggregate: str = "mean",
+    batch_size: int = 128,
+    device: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+) -> int:
+    """Score every sequence of ``fasta`` (or of ``bed`` on ``genome``) and write ``out``; return the count."""
+    if (fasta is None) == (bed is None):
+        raise ValueError("give exactly one of fasta or bed")
+    if bed is not None and genome is None:
+        raise ValueError("BED input needs the genome FASTA")
+    if threads:
+        torch.set_num_threads(threads)
+    torch_device = resolve_device(device)
+    autocast, _ = autocast_for(torch_device, precision)
+    model, k = load_classifier(model_dir, torch_device)
+    n_classes = model.config.num_labels
+    records = read_fasta_records(fasta) if fasta is not None else read_bed_records(bed, genome)
+    located = bed is not None
+    columns = ["id", *(("chrom", "start", "end", "strand") if located else ()), "length", "windows", "predicted",
+               *(f"prob_{c}" for c in range(n_classes))]  # fmt: skip
+    count = 0
+    long = 0
+    with atomic_write(out) as handle:
+        handle.write("\t".join(columns) + "\n")
+        for chunk in _chunks(records, CHUNK):
+            probs, windows = predict_sequences(model, [r.sequence for r in chunk], k, batch_size=batch_size,
+                                               device=torch_device, aggregate=aggregate, autocast=autocast)  # fmt: skip
+            predicted = probs.argmax(axis=1)
+            for record, p, w, c in zip(chunk, probs, windows, predicted):
+                where = [record.chrom, str(record.start), str(record.end), record.strand] if located else []
+                handle.write("\t".join([record.id, *where, str(len(record.sequence)), str(int(w)), str(int(c)),
+                                        *(f"{v:.6g}" for v in p)]) + "\n")  # fmt: skip
+            count += len(chunk)
+            long += int((windows > 1).sum())
+    log.info("scored %d sequences (%d split into windows, %s of window scores) with %s", count, long, aggregate,
+             model_dir)  # fmt: skip
+    return count
+
+
+def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m dnabert.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, type=Path, help="fine-tuned model directory "
+                        "(results/finetune/{task}/seed{seed}/model)")  # fmt: skip
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fasta", type=Path, help="sequences to score (FASTA, plain or gzipped)")
+    source.add_argument("--bed", type=Path, help="intervals to score (BED; strand in column 6); needs --genome")
+    parser.add_argument("--genome", type=Path, help="indexed genome FASTA for --bed")
+    parser.add_argument("--out", required=True, type=Path, help="output TSV")
+    parser.add_argument("--aggregate", choices=AGGREGATES, default="mean",
+                        help="how window scores of sequences over 510 k-mers are combined (default: mean)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.bed is not None and args.genome is None:
+        parser.error("--bed needs --genome")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    try:
+        predict_file(args.model, args.out, fasta=args.fasta, bed=args.bed, genome=args.genome,
+                     aggregate=args.aggregate, batch_size=args.batch_size, device=args.device,
+                     threads=args.threads)  # fmt: skip
+    except InputError as err:
+        log.error("%s", err)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

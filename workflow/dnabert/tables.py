@@ -1,0 +1,158 @@
+"""Ready-made labelled sequences: GUE / DNABERT-2 CSV, DNABERT k-mer TSV, FASTA.
+
+* GUE / DNABERT-2 CSV: header ``sequence,label``, one sequence and an integer label per line.
+* DNABERT TSV: header ``sequence<TAB>label``; the sequence is space-separated
+  overlapping k-mers (converted back to the sequence and checked for overlap).
+* FASTA: one label for the whole file (given in the config).
+
+Sequences must be ACGTN (any case; upper-cased). Errors name file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .io import InputError, PathLike, open_text
+
+FORMATS = ("csv", "dnabert_tsv", "fasta")
+_SEQUENCE = re.compile(r"^[ACGTNacgtn]+$")
+_SUFFIX_FORMAT = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta"}
+
+
+@dataclass
+class LabelledSequences:
+    """Sequences with integer labels and a name per sequence (line or record name)."""
+
+    sequences: list[str]
+    labels: list[int]
+    names: list[str]
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+def infer_format(name: str) -> str | None:
+    """Table format from a file name (``.csv``, ``.tsv``, ``.fa``/``.fasta``/``.fna``, optionally ``.gz``)."""
+    suffixes = Path(name).suffixes
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _SUFFIX_FORMAT.get(suffixes[-1].lower()) if suffixes else None
+
+
+def _sequence(path: PathLike, text: str, line: int) -> str:
+    if not _SEQUENCE.match(text):
+        bad = next((c for c in text if c not in "ACGTNacgtn"), "")
+        what = f"invalid base {bad!r}" if text else "empty sequence"
+        raise InputError(path, f"{what}: sequences must be ACGTN", line=line, field="sequence")
+    return text.upper()
+
+
+def _label(path: PathLike, text: str, line: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(path, f"label must be an integer, got {text!r}", line=line, field="label") from None
+
+
+def _finish(path: PathLike, sequences, labels, names) -> LabelledSequences:
+    if not sequences:
+        raise InputError(path, "no sequences in the file")
+    return LabelledSequences(sequences, labels, names, str(path))
+
+
+def read_gue_csv(path: PathLike) -> LabelledSequences:
+    """A GUE / DNABERT-2 CSV with header ``sequence,label``."""
+    sequences, labels, names = [], [], []
+    with open_text(path) as handle:
+        header = handle.readline().rstrip("\r\n")
+        if header.split(",") != ["sequence", "label"]:
+            raise InputError(path, f"expected the header 'sequence,label', got {header[:60]!r}", line=1)
+        for line_no, line in enumerate(handle, 2):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split(",")
+            if len(fields) != 2:
+                raise InputError(path, f"expected 2 comma-separated columns, got {len(fields)}", line=line_no)
+            sequences.append(_sequence(path, fields[0].strip(), line_no))
+            labels.append(_label(path, fields[1].strip(), line_no))
+            names.append(f"{Path(path).name}:{line_no}")
+    return _finish(path, sequences, labels, names)
+
+
+def kmers_to_sequence(kmers: list[str], path: PathLike = "", line: int | None = None) -> str:
+    """Join overlapping k-mers back into the sequence, checking that each overlaps the next."""
+    if not kmers:
+        raise InputError(path, "empty k-mer sequence", line=line, field="sequence")
+    k = len(kmers[0])
+    for i, (a, b) in enumerate(zip(kmers, kmers[1:]), 2):
+        if len(b) != k:
+            raise InputError(path, f"k-mer {i} has length {len(b)}, expected {k}", line=line, field="sequence")
+        if a[1:] != b[:-1]:
+            raise InputError(path, f"k-mers {i - 1} and {i} ({a}, {b}) do not overlap by {k - 1}", line=line,
+                             field="sequence")
+    return kmers[0] + "".join(kmer[-1] for kmer in kmers[1:])
+
+
+def read_dnabert_tsv(path: PathLike) -> LabelledSequences:
+    """A DNABERT fine-tuning TSV: header, then space-separated k-mers, a tab, and a label."""
+    sequences, labels, names = [], [], []
+    with open_text(path) as handle:
+        header = handle.readline().rstrip("\r\n")
+        if header.split("\t") != ["sequence", "label"]:
+            raise InputError(path, f"expected the header 'sequence<TAB>label', got {header[:60]!r}", line=1)
+        for line_no, line in enumerate(handle, 2):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2:
+                raise InputError(path, f"expected 2 tab-separated columns, got {len(fields)}", line=line_no)
+            kmers = fields[0].split()
+            for kmer in kmers:
+                _sequence(path, kmer, line_no)
+            sequences.append(kmers_to_sequence([k.upper() for k in kmers], path, line_no))
+            labels.append(_label(path, fields[1].strip(), line_no))
+            names.append(f"{Path(path).name}:{line_no}")
+    return _finish(path, sequences, labels, names)
+
+
+def read_fasta(path: PathLike, label: int) -> LabelledSequences:
+    """A (gzipped) FASTA whose records all get ``label``."""
+    sequences, names = [], []
+    current: list[str] | None = None
+    name_line = 0
+    with open_text(path) as handle:
+        for line_no, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if line.startswith(">"):
+                if current is not None:
+                    sequences.append(_sequence(path, "".join(current), name_line))
+                name = line[1:].split()[0] if line[1:].split() else ""
+                if not name:
+                    raise InputError(path, "empty sequence name", line=line_no, field="header")
+                names.append(name)
+                current, name_line = [], line_no
+            elif line.strip():
+                if current is None:
+                    raise InputError(path, "not FASTA: expected a '>' header line", line=line_no)
+                current.append(line.strip())
+    if current is not None:
+        sequences.append(_sequence(path, "".join(current), name_line))
+    return _finish(path, sequences, [label] * len(sequences), names)
+
+
+def read_table(path: PathLike, fmt: str, label: int | None = None) -> LabelledSequences:
+    """Read one table file in ``fmt`` (see :data:`FORMATS`); FASTA needs ``label``."""
+    if fmt == "csv":
+        return read_gue_csv(path)
+    if fmt == "dnabert_tsv":
+        return read_dnabert_tsv(path)
+    if fmt == "fasta":
+        if label is None:
+            raise InputError(path, "a FASTA table file needs a label", field="label")
+        return read_fasta(path, label)
+    raise ValueError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")

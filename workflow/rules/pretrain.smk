@@ -1,0 +1,47 @@
+# MLM pretraining of the k-mer BERT on the corpus: DNABERT span masking, length-
+# grouped batches, checkpoint/resume, DDP via torchrun when given several GPUs.
+# Logic in dnabert.pretrain (python -m dnabert.pretrain).
+import json
+
+
+rule pretrain_mlm:
+    input:
+        unpack(pretrain_inputs),
+    output:
+        model=protected(directory(pretrain_files()["model"])),
+        metrics=pretrain_files()["metrics"],
+        history=pretrain_files()["history"],
+        plot=report(
+            pretrain_files()["plot"],
+            caption="../report/pretrain_loss.rst",
+            category="Pretraining",
+        ),
+    log:
+        "logs/pretrain_mlm.log",
+    benchmark:
+        "benchmarks/pretrain_mlm.tsv"
+    conda:
+        "../../envs/pretrain.yaml"
+    threads: PRETRAIN["threads"]
+    resources:
+        gpu=PRETRAIN["gpus"],
+    params:
+        launcher=pretrain_launcher(),
+        package=str(Path(workflow.basedir) / "workflow"),
+        settings=json.dumps(PRETRAIN),
+        kmer=config["kmer"],
+        dev=config.get("splits", {}).get("dev", []),
+        device="cuda" if PRETRAIN["gpus"] else "cpu",
+        checkpoints="results/pretrain/checkpoints",
+    shell:
+        "PYTHONPATH={params.package:q}${{PYTHONPATH:+:$PYTHONPATH}} "
+        "{params.launcher} dnabert.pretrain "
+        "--corpus {input.corpus:q} --kmer {params.kmer} --settings {params.settings:q} "
+        "--dev-chromosomes {params.dev:q} --device {params.device} --threads {threads} "
+        "--model {output.model:q} --metrics {output.metrics:q} --history {output.history:q} "
+        "--plot {output.plot:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
+
+
+rule pretrain:
+    input:
+        **pretrain_files(),
