@@ -12,8 +12,9 @@ padded-token budget per step (``--batch`` sequences of up to 512 tokens):
    head on every position), as run_mlm.py does it;
 3. the same Trainer with ``train_sampling_strategy="group_by_length"``.
 
-Throughput is real (non-padding) tokens per second over the timed steps (the
-first ``--warmup`` steps are left out). Model FLOPs utilisation (MFU) counts the
+Throughput is real (non-padding) tokens per second of each timed step (the
+first ``--warmup`` steps are left out), reported as the median over the steps
+(robust to other load on a shared machine), with the mean and the best step. Model FLOPs utilisation (MFU) counts the
 FLOPs the model needs for those tokens, the same for every contender: 6 x the
 encoder's matrix parameters, 12 x layers x hidden x sequence length for
 attention, and the MLM head (transform + decoder) at the masked 15 % only;
@@ -106,10 +107,16 @@ def run_ours(settings: PretrainSettings, corpus: Path, dev: list[str], threads: 
         metrics = train(settings, corpus, Outputs.under(tmp), dev, threads=threads, progress=False)
         rows = _history(Path(tmp) / "training_log.csv")
     timed = [row for row in rows if row["step"] > warmup]
-    tokens = sum(row["tokens_delta"] for row in timed)
-    seconds = sum(row["seconds_delta"] for row in timed)
-    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds,
-            "padding_fraction": metrics["padding_fraction"]}  # fmt: skip
+    return _rates([row["tokens_delta"] for row in timed], [row["seconds_delta"] for row in timed]) | {
+        "padding_fraction": metrics["padding_fraction"]
+    }
+
+
+def _rates(tokens: list[float], seconds: list[float]) -> dict:
+    """Median of the per-step rates (robust to other load on the machine) and the overall mean."""
+    per_step = np.array(tokens) / np.array(seconds)
+    return {"tokens_per_s": float(np.median(per_step)), "tokens_per_s_mean": sum(tokens) / sum(seconds),
+            "tokens_per_s_best": float(per_step.max()), "tokens": sum(tokens), "seconds": sum(seconds)}  # fmt: skip
 
 
 def _history(path: Path) -> list[dict]:
@@ -175,68 +182,89 @@ def run_trainer(
         )  # fmt: skip
         Trainer(model=model, args=args, train_dataset=dataset, data_collator=collate, callbacks=[timer]).train()
     # The collator runs before on_step_begin; count tokens of the steps timed (gradient accumulation is 1).
-    tokens = sum(counts["tokens"][warmup:steps])
-    seconds = sum(timer.times[warmup:steps])
     padded = sum(counts["padded"][:steps])
-    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds,
-            "padding_fraction": 1 - sum(counts["tokens"][:steps]) / padded}  # fmt: skip
+    return _rates(counts["tokens"][warmup:steps], timer.times[warmup:steps]) | {
+        "padding_fraction": 1 - sum(counts["tokens"][:steps]) / padded
+    }
 
 
 # --------------------------------------------------------------------------- GPU
 
 
-def gpu_benchmark(steps: int, batch: int, warmup: int) -> dict:
-    """DNABERT-base, 512-token sequences, bf16 autocast: our step and the HF full-head forward."""
-    device = torch.device("cuda")
-    torch.backends.cuda.matmul.allow_tf32 = True
+def gpu_benchmark(
+    steps: int, batch: int, warmup: int, device: torch.device | None = None, model: ModelSettings | None = None,
+    peak_size: int = 8192,
+) -> dict:
+    """DNABERT-base, 512-token sequences, bf16 autocast: our step and the HF full-head forward.
+
+    ``device`` and ``model`` exist for a smoke run on a CPU with a small model.
+    """
+    device = device or torch.device("cuda")
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
     k = 6
-    base = ModelSettings()
+    base = model or ModelSettings()
     config = bert_config(k, base)
-    peak = matmul_peak(device, torch.bfloat16, 8192)
+    peak = matmul_peak(device, torch.bfloat16, peak_size)
     flops = training_flops_per_token(config, 512, config.vocab_size)
     generator = seeded_generator(1)
-    batches = []
+    prepared = []
     for i in range(4):
         ids = torch.randint(kmer.N_SPECIAL, config.vocab_size, (batch, 512), generator=generator)
         ids[:, 0], ids[:, -1] = kmer.CLS_ID, kmer.SEP_ID
-        batches.append(mask_tokens(ids, k, MASK_RATE, seeded_generator(2, i)))
-    results = {"device": torch.cuda.get_device_name(device), "bf16_matmul_tflops": peak / 1e12,
-               "batch": batch, "sequence_length": 512}  # fmt: skip
+        masked = mask_tokens(ids, k, MASK_RATE, seeded_generator(2, i))
+        flat = torch.nonzero(masked.masked.reshape(-1)).squeeze(1)
+        targets = masked.labels.reshape(-1)[flat]
+        prepared.append(tuple(t.to(device) for t in (masked.input_ids, flat, targets, masked.labels)))
+    results = {"device": torch.cuda.get_device_name(device) if cuda else "cpu (smoke run)",
+               "bf16_matmul_tflops": peak / 1e12, "batch": batch, "sequence_length": 512,
+               "model": {"layers": config.num_hidden_layers, "hidden": config.hidden_size}}  # fmt: skip
     for name in ("ours", "hf_full_head"):
-        model = new_model(k, base, 1).to(device)
-        objective = MaskedLMObjective(model)
-        opt = torch.optim.AdamW(param_groups(model, 0.01), lr=4e-4, betas=(0.9, 0.98), eps=1e-6, fused=True)
-        prepared = []
-        for masked in batches:
-            flat = torch.nonzero(masked.masked.reshape(-1)).squeeze(1)
-            targets = masked.labels.reshape(-1)[flat]
-            prepared.append((masked.input_ids.to(device), flat.to(device), targets.to(device), masked.labels.to(device)))
+        bert = new_model(k, base, 1).to(device)
+        objective = MaskedLMObjective(bert)
+        opt = torch.optim.AdamW(param_groups(bert, 0.01), lr=4e-4, betas=(0.9, 0.98), eps=1e-6,
+                                **({"fused": True} if cuda else {}))  # fmt: skip
         times = []
         for step in range(steps):
             ids, flat, targets, labels = prepared[step % len(prepared)]
-            torch.cuda.synchronize()
+            sync()
             start = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
                 if name == "ours":
                     loss, _ = objective(ids, None, flat, targets)
                     loss = loss / max(1, targets.numel())
                 else:
-                    loss = model(input_ids=ids, labels=labels).loss
+                    loss = bert(input_ids=ids, labels=labels).loss
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(bert.parameters(), 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            torch.cuda.synchronize()
+            sync()
             times.append(time.perf_counter() - start)
-        seconds = sum(times[warmup:])
-        tokens = batch * 512 * (steps - warmup)
-        results[name] = {"tokens_per_s": tokens / seconds, "mfu": tokens / seconds * flops / peak}
-        del model, objective, opt
-        torch.cuda.empty_cache()
+        per_step = batch * 512 / np.array(times[warmup:])
+        rate = float(np.median(per_step))
+        results[name] = {"tokens_per_s": rate, "mfu": rate * flops / peak}
+        del bert, objective, opt
+        if cuda:
+            torch.cuda.empty_cache()
+    results["speedup"] = results["ours"]["tokens_per_s"] / results["hf_full_head"]["tokens_per_s"]
     return results
 
 
 # --------------------------------------------------------------------------- main
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -267,7 +295,7 @@ def main() -> None:
     dev = list(config.get("splits", {}).get("dev", []))
     settings = PretrainSettings(
         k=k, model=model_settings, optimizer=optimizer, steps=args.steps, batch_tokens=args.batch * kmer.MAX_TOKENS,
-        gradient_accumulation=1, log_every_steps=args.warmup, eval_every_steps=10**9, eval_pieces=16,
+        gradient_accumulation=1, log_every_steps=1, eval_every_steps=10**9, eval_pieces=16,
         checkpoint_every_steps=10**9, seed=1,
     )  # fmt: skip
     settings = replace(settings, masking=replace(settings.masking, rate=MASK_RATE, final_rate=None))
@@ -283,7 +311,7 @@ def main() -> None:
     peak = matmul_peak(torch.device("cpu"), torch.float32, 2048)
 
     results: dict = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+        "machine": {"cpu": cpu_name(), "threads": args.threads,
                     "torch": torch.__version__, "fp32_matmul_gflops": peak / 1e9},
         "model": {"layers": bert.num_hidden_layers, "hidden": bert.hidden_size, "heads": bert.num_attention_heads,
                   "intermediate": bert.intermediate_size, "vocab": bert.vocab_size,
@@ -310,19 +338,20 @@ def main() -> None:
         print("running the GPU benchmark ...", file=sys.stderr, flush=True)
         results["gpu"] = gpu_benchmark(args.gpu_steps, args.gpu_batch, args.warmup)
 
-    print(f"\nCPU ({args.threads} threads, measured fp32 matmul {peak / 1e9:.1f} GFLOP/s); model "
+    print(f"\nCPU {results['machine']['cpu']} ({args.threads} threads, measured fp32 matmul {peak / 1e9:.1f} GFLOP/s); model "
           f"{bert.num_hidden_layers}x{bert.hidden_size}, {args.batch} x 512 padded tokens per step, {args.steps} steps")  # fmt: skip
-    print(f"{'contender':<28}{'tokens/s':>10}{'padding':>9}{'MFU':>8}")
+    print(f"{'contender':<26}{'tokens/s':>10}{'(mean)':>9}{'(best)':>9}{'padding':>9}{'MFU':>8}")
     for name in contenders:
         r = results[name]
-        print(f"{name:<28}{r['tokens_per_s']:>10.0f}{100 * r['padding_fraction']:>8.1f}%{100 * r['mfu']:>7.1f}%")
+        print(f"{name:<26}{r['tokens_per_s']:>10.0f}{r['tokens_per_s_mean']:>9.0f}{r['tokens_per_s_best']:>9.0f}"
+              f"{100 * r['padding_fraction']:>8.1f}%{100 * r['mfu']:>7.1f}%")  # fmt: skip
     print(f"speed-up: {results['speedup_vs_trainer']:.2f}x vs Trainer, "
           f"{results['speedup_vs_trainer_group_by_length']:.2f}x vs Trainer with group_by_length")  # fmt: skip
     if "gpu" in results:
         g = results["gpu"]
         print(f"\nGPU {g['device']} (bf16 matmul {g['bf16_matmul_tflops']:.0f} TFLOP/s), DNABERT-base, {g['batch']} x 512")
         for name in ("ours", "hf_full_head"):
-            print(f"{name:<28}{g[name]['tokens_per_s']:>10.0f} tokens/s  MFU {100 * g[name]['mfu']:.1f}%")
+            print(f"{name:<26}{g[name]['tokens_per_s']:>10.0f} tokens/s  MFU {100 * g[name]['mfu']:.1f}%")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -360,13 +360,18 @@ def test_nfe2_end_to_end_reports_auroc_and_mcc_for_model_and_baselines(tmp_path)
     paths = nfe2_task(tmp_path / "data")
     splits, n_classes = read_task(paths)
     assert n_classes == 2 and len(splits["test"]) == 138 and 180 < len(splits["dev"]) < 210
-    settings = tiny_settings(scratch_model={"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64},
+    settings = tiny_settings(scratch_model={"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64,
+                                            "attention_dropout": 0.0},
                              epochs=1, max_steps=30, batch_size=32, eval_every_steps=15, lr=1e-3)  # fmt: skip
-    model = finetune(settings, paths, RunOutputs.under(tmp_path / "bert"), k=6, seed=1, device="cpu", threads=2,
-                     progress=False)["test"]  # fmt: skip
-    baseline_settings = BaselineSettings.from_config({"cnn": {"filters": 32, "width": 15, "epochs": 8}})
-    lr, _, _ = run_baseline("kmer_lr", splits, n_classes, baseline_settings, seeds=[1])
-    cnn, _, _ = run_baseline("cnn", splits, n_classes, baseline_settings, seeds=[1])
+    threads = torch.get_num_threads()
+    try:  # one thread: several on a busy small machine only spin
+        model = finetune(settings, paths, RunOutputs.under(tmp_path / "bert"), k=6, seed=1, device="cpu", threads=1,
+                         progress=False)["test"]  # fmt: skip
+        baseline_settings = BaselineSettings.from_config({"cnn": {"filters": 16, "width": 15, "epochs": 6}})
+        lr, _, _ = run_baseline("kmer_lr", splits, n_classes, baseline_settings, seeds=[1])
+        cnn, _, _ = run_baseline("cnn", splits, n_classes, baseline_settings, seeds=[1])
+    finally:
+        torch.set_num_threads(threads)
     results = {"bert": model, "kmer_lr": lr["deterministic"], "cnn": cnn["1"]}
     for name, metrics in results.items():
         assert metrics["auroc"] is not None and -1 <= metrics["mcc"] <= 1, name

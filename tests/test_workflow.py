@@ -92,6 +92,23 @@ def test_tiny_run_builds_corpus_without_test_chromosomes(tiny_runs):
     assert manifest["k"] == 6 and manifest["pieces"] > 100
 
 
+def test_tiny_run_pretrains_a_model(tiny_runs):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from dnabert import kmer
+
+    base = tiny_runs[0] / "results" / "pretrain"
+    metrics = json.loads((base / "metrics.json").read_text())
+    config = yaml.safe_load(Path(TINY).read_text())
+    assert metrics["steps"] == config["pretrain"]["steps"] and metrics["eval"]["masked_tokens"] > 0
+    assert set(config["splits"]["dev"]) <= set(metrics["eval"]["held_out"].split())
+    model = AutoModelForMaskedLM.from_pretrained(base / "model")
+    assert model.config.num_hidden_layers == config["pretrain"]["model"]["layers"]
+    assert AutoTokenizer.from_pretrained(base / "model")("ACGTACG")["input_ids"] == kmer.encode("ACGTACG", 6).tolist()
+    assert (base / "loss.png").stat().st_size > 0 and (base / "training_log.csv").read_text().startswith("step,")
+    assert not (base / "model" / "config.json").stat().st_mode & 0o222  # protected()
+
+
 def test_tiny_run_builds_task_datasets(tiny_runs):
     config = yaml.safe_load(Path(TINY).read_text())
     splits = config["splits"]

@@ -15,7 +15,10 @@ snakemake-executor-plugin-slurm then needs: run it with
 ``--slurm-status-command squeue``. No cgroups (``proctrack/linuxproc``,
 ``task/none``), so no ``cgroup.conf`` and no memory enforcement: the node
 declares a nominal ``RealMemory`` (``SlurmdParameters=config_overrides``) so that
-real-scale memory requests are accepted.
+real-scale memory requests are accepted. Optional fake GPUs (GRES backed by
+/dev/null and friends) let ``sbatch --test-only`` validate GPU requests. An
+``srun`` shim first on PATH restores ``SLURM_CONF`` inside jobs, where
+snakemake-executor-plugin-slurm-jobstep drops it (see ``_write_srun_shim``).
 
 Needs root (slurmd starts jobs as their user) and Debian's ``slurm-wlm`` and
 ``munge``. Use it from Python::
@@ -49,10 +52,13 @@ from pathlib import Path
 log = logging.getLogger("local_slurm")
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
+# CPUs the node declares at least: a rule's threads become --cpus-per-task, which
+# SLURM refuses above the node's CPUs (a local run would cap them at --cores).
+MIN_CPUS = 4
 # Character devices that stand in for GPU device files: SLURM then schedules
 # (and `sbatch --test-only` validates) GPU requests; nothing can run on them.
 FAKE_GPU_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
-CLIENTS = ("sbatch", "squeue", "sinfo", "scontrol", "scancel")
+CLIENTS = ("sbatch", "srun", "squeue", "sinfo", "scontrol", "scancel")
 
 
 def unavailable_reason() -> str | None:
@@ -63,10 +69,7 @@ def unavailable_reason() -> str | None:
         return "a local SLURM cluster needs root (slurmd starts jobs as their user)"
     missing = [name for name in DAEMONS + CLIENTS if not shutil.which(name, path=_search_path())]
     if missing:
-        return (
-            f"SLURM/munge binaries not found: {', '.join(missing)} "
-            "(Debian: apt-get install slurm-wlm munge)"
-        )
+        return f"SLURM/munge binaries not found: {', '.join(missing)} (Debian: apt-get install slurm-wlm munge)"
     return None
 
 
@@ -99,8 +102,8 @@ def _tail(path: Path, lines: int = 30) -> str:
 class LocalSlurm:
     """One SLURM node on localhost with one default partition, in a temporary directory.
 
-    ``cpus`` defaults to this machine's CPU count; ``memory_mb`` is nominal (not
-    enforced) and large enough for the workflow profile's requests. ``gpus`` fake
+    ``cpus`` defaults to this machine's CPU count, at least ``MIN_CPUS``; ``memory_mb``
+    is nominal (not enforced) and large enough for the workflow profile's requests. ``gpus`` fake
     GPUs of type ``gpu_type`` (GRES backed by /dev/null and friends) let SLURM
     validate GPU requests with ``sbatch --test-only``; never run a GPU job on them.
     """
@@ -119,7 +122,7 @@ class LocalSlurm:
     ) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="dnabert-slurm-"))
-        self.cpus = cpus or os.cpu_count() or 1
+        self.cpus = cpus or max(os.cpu_count() or 1, MIN_CPUS)
         self.memory_mb = memory_mb
         self.partition = partition
         self.cluster_name = cluster_name
@@ -145,6 +148,7 @@ class LocalSlurm:
         for name, mode in (("run", 0o755), ("munge", 0o700), ("state", 0o700), ("spool", 0o755), ("log", 0o755)):
             (self.root / name).mkdir(exist_ok=True)
             (self.root / name).chmod(mode)
+        self._write_srun_shim()
         key = self.root / "munge" / "munge.key"
         if not key.exists():
             key.write_bytes(os.urandom(128))
@@ -208,6 +212,22 @@ class LocalSlurm:
         self.conf.write_text("\n".join(lines) + "\n")
         return self.conf
 
+    def _write_srun_shim(self) -> None:
+        """An ``srun`` that finds this cluster even without SLURM_CONF.
+
+        Inside a job, snakemake-executor-plugin-slurm-jobstep runs the rule with
+        ``srun`` but drops every SLURM_* variable except the job's identity, SLURM_CONF
+        included; a real cluster's clients find /etc/slurm/slurm.conf (or DNS SRV
+        records), a throwaway one in a temporary directory does not. The shim,
+        first on PATH, puts SLURM_CONF back and runs the real srun.
+        """
+        bin_dir = self.root / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        bin_dir.chmod(0o755)
+        shim = bin_dir / "srun"
+        shim.write_text(f'#!/bin/sh\nSLURM_CONF={self.conf}\nexport SLURM_CONF\nexec {_which("srun")} "$@"\n')
+        shim.chmod(0o755)
+
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment whose SLURM clients talk to this cluster (inherited SLURM_* job variables dropped)."""
         env = dict(os.environ if base is None else base)
@@ -215,7 +235,7 @@ class LocalSlurm:
             if name.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_")):
                 del env[name]
         env["SLURM_CONF"] = str(self.conf)
-        env["PATH"] = _search_path()
+        env["PATH"] = os.pathsep.join([str(self.root / "bin"), _search_path()])
         return env
 
     # --- daemons -------------------------------------------------------------------
@@ -258,9 +278,10 @@ class LocalSlurm:
         """Write the configuration, start munged, slurmctld and slurmd, and wait until the node is idle."""
         reason = unavailable_reason()
         if reason:
+            self.stop()
             raise RuntimeError(reason)
-        self.write_config()
         try:
+            self.write_config()
             self._spawn(
                 "munged",
                 [
@@ -291,7 +312,9 @@ class LocalSlurm:
         self._client("scancel", "--full", "--partition", self.partition)
 
         def none_active() -> bool:
-            result = self._client("squeue", "--noheader", "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED", "--format=%i")
+            result = self._client(
+                "squeue", "--noheader", "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED", "--format=%i"
+            )
             return result.returncode != 0 or not result.stdout.strip()
 
         deadline = time.monotonic() + timeout
@@ -345,7 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         "(SLURM_CONF set), then stop it. Without a command, wait for Ctrl-C.",
     )
     parser.add_argument("--dir", type=Path, help="directory for config, state and logs (default: a new temporary one)")
-    parser.add_argument("--cpus", type=int, help="CPUs the node declares (default: this machine's)")
+    parser.add_argument(
+        "--cpus", type=int, help=f"CPUs the node declares (default: this machine's, at least {MIN_CPUS})"
+    )
+    parser.add_argument("--gpus", type=int, default=0, help="fake GPUs (gres gpu:a100) for sbatch --test-only checks")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs) afterwards")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command and arguments")
     args = parser.parse_args(argv)
@@ -354,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         parser.error(reason)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    cluster = LocalSlurm(args.dir, cpus=args.cpus, keep=args.keep or args.dir is not None)
+    cluster = LocalSlurm(args.dir, cpus=args.cpus, gpus=args.gpus, keep=args.keep or args.dir is not None)
     with cluster:
         if not command:
             print(f"export SLURM_CONF={cluster.conf}\nCtrl-C stops the cluster.", flush=True)

@@ -550,6 +550,7 @@ class TrainState:
     tokens: int = 0  # real (non-padding) tokens trained on
     padded_tokens: int = 0
     elapsed: float = 0.0  # seconds spent in training steps, over all resumes
+    epochs: float = 0.0  # passes over the training pieces
     epoch_starts: list[int] = field(default_factory=lambda: [0])
     history: list[dict] = field(default_factory=list)
     resumed_from: int | None = None
@@ -764,7 +765,7 @@ def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float |
         steps, values = series(f"eval_{metric}")
         ax.plot(steps, values, "o-", ms=4, label="held-out")
         if metric == "loss" and uniform_loss is not None:
-            ax.axhline(uniform_loss, color="grey", ls="--", lw=1, label="uniform guess, ln 4^k")
+            ax.axhline(uniform_loss, color="grey", ls="--", lw=1, label=r"uniform guess, $\ln 4^k$")
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -864,12 +865,13 @@ def _train(
     if state.history and state.history[-1]["step"] == state.step:
         state.history[-1].update(final_row)
     else:
-        state.history.append({"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 2),
+        state.history.append({"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 3),
                               **final_row})  # fmt: skip
     metrics = {
         "k": settings.k,
         "steps": state.step,
         "tokens": state.tokens,
+        "epochs": state.epochs,
         "train_seconds": round(state.elapsed, 3),
         "tokens_per_second": round(state.tokens / state.elapsed, 1) if state.elapsed else None,
         "padding_fraction": round(1 - state.tokens / state.padded_tokens, 5) if state.padded_tokens else None,
@@ -1054,7 +1056,7 @@ def _train_loop(
                 row.update(eval_loss=round(result["loss"], 5), eval_accuracy=round(result["accuracy"], 5))
                 log.info("step %d: held-out loss %.4f, accuracy %.3f", state.step, result["loss"], result["accuracy"])
             if row:
-                state.history.append({"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 2),
+                state.history.append({"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 3),
                                       **row})  # fmt: skip
             if stop_flag:
                 checkpoint()
@@ -1065,6 +1067,7 @@ def _train_loop(
             if on_step is not None:
                 on_step(state.step)
     bar.close()
+    state.epochs = round(plan.epochs_done(state.consumed), 4)
     if saved_step != state.step:
         checkpoint()
     return state
