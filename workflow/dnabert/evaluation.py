@@ -27,6 +27,8 @@ from .metrics import SCALAR_METRICS, aggregate, classification_metrics, cross_en
 log = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("train", "dev", "test")
+#: Name of a task's fine-tuned model in tables, by finetune.init.
+MODEL_NAMES = {"pretrained": "dnabert", "released": "dnabert_released", "scratch": "bert_scratch"}
 
 
 @dataclass

@@ -22,8 +22,6 @@ RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict")
 #: Fields of dnabert.models.ModelSettings (for init: scratch).
 MODEL_KEYS = ("layers", "hidden", "heads", "intermediate", "max_positions", "dropout", "attention_dropout")
 SPLITS = ("train", "dev", "test")
-#: Name of a task's fine-tuned model in tables, by init.
-MODEL_NAMES = {"pretrained": "dnabert", "released": "dnabert_released", "scratch": "bert_scratch"}
 
 
 def _section(config: dict) -> dict:

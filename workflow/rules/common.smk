@@ -10,6 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from dnabert.config import (
+    ConfigError,
     SIMULATED_FILES,
     resolve_download,
     source_file,
@@ -19,7 +20,14 @@ from dnabert.config import (
     validate_config,
 )
 
-from dnabert.finetune_config import add_gue_tasks
+from dnabert.finetune_config import (
+    add_gue_tasks,
+    encoder_source,
+    finetune_problems,
+    prediction_seed,
+    task_seeds,
+    task_settings,
+)
 
 # A GUE / DNABERT-2 benchmark folder (finetune.gue.folder) adds one table task per
 # sub-folder of train/dev/test CSVs, before the tasks are validated.
@@ -198,6 +206,99 @@ def pretrain_launcher():
     if PRETRAIN["gpus"] > 1:
         return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
     return f"{python} -m"
+
+
+# Fine-tuning, baselines, the benchmark table and predictions (rules in finetune.smk).
+FINETUNE = config["finetune"]
+BASELINES = config["baselines"]
+_finetune_problems = list(finetune_problems(config))
+if _finetune_problems:
+    raise ConfigError(_finetune_problems, [str(f) for f in workflow.configfiles])
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    baseline=r"kmer_lr|cnn",
+    prediction=r"[A-Za-z0-9_.-]+",
+
+
+def finetune_run_files(task="{task}", seed="{seed}"):
+    """Outputs of one fine-tuning run, by key."""
+    base = f"results/finetune/{task}/seed{seed}"
+    return {
+        "metrics": f"{base}/metrics.json",
+        "predictions": f"{base}/predictions.tsv",
+        "history": f"{base}/history.csv",
+        "model": f"{base}/model",
+    }
+
+
+def finetune_inputs(wildcards):
+    """A task's splits, and the model its encoder starts from (none from scratch)."""
+    inputs = dataset_files(wildcards.task)
+    encoder = encoder_source(config, wildcards.task, pretrain_files()["model"])
+    if encoder:
+        inputs["encoder"] = encoder
+    return inputs
+
+
+def finetune_seed_metrics(wildcards):
+    """Every seed's metrics.json of a task."""
+    return [
+        finetune_run_files(wildcards.task, seed)["metrics"]
+        for seed in task_seeds(config, wildcards.task)
+    ]
+
+
+def finetune_targets():
+    """The aggregated metrics.json of every task."""
+    return [f"results/finetune/{task}/metrics.json" for task in TASKS]
+
+
+def baseline_targets():
+    """Every configured baseline's metrics.json for every task."""
+    return [
+        f"results/baselines/{task}/{name}/metrics.json"
+        for task in TASKS
+        for name in BASELINES["models"]
+    ]
+
+
+def benchmark_summary_files():
+    return {
+        "table": "results/benchmarks/summary.tsv",
+        "plot": "results/benchmarks/summary.png",
+    }
+
+
+def prediction_targets():
+    return [f"results/predict/{name}.tsv" for name in FINETUNE["predict"]]
+
+
+def prediction_inputs(wildcards):
+    """The fine-tuned model and what it scores (a FASTA, or a BED plus the genome)."""
+    spec = FINETUNE["predict"][wildcards.prediction]
+    seed = prediction_seed(config, wildcards.prediction)
+    inputs = {"model": finetune_run_files(spec["task"], seed)["model"]}
+    if spec.get("fasta"):
+        inputs["fasta"] = spec["fasta"]
+    else:
+        inputs["bed"] = spec["bed"]
+        genome = genome_files()
+        inputs.update(genome=genome["fasta"], fai=genome["fai"], gzi=genome["gzi"])
+    return inputs
+
+
+def benchmark_targets():
+    """Fine-tuned models, baselines, the summary table and predictions (nothing without tasks)."""
+    if not TASKS:
+        return prediction_targets()
+    return (
+        finetune_targets()
+        + baseline_targets()
+        + list(benchmark_summary_files().values())
+        + prediction_targets()
+    )
 
 
 def all_targets():

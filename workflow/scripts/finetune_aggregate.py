@@ -2,8 +2,7 @@
 
 from _glue import run
 
-from dnabert.evaluation import read_json, summarise_runs, write_json
-from dnabert.finetune_config import MODEL_NAMES
+from dnabert.evaluation import MODEL_NAMES, read_json, summarise_runs, write_json
 
 
 def main() -> None:
