@@ -234,6 +234,18 @@ def test_three_classes_and_long_sequences_split_into_windows(tmp_path):
     assert header[-3:] == ["prob_0", "prob_1", "prob_2"]
 
 
+def test_finetune_command_line(task, tmp_path):
+    from dnabert.finetune import main
+
+    settings = json.dumps({"scratch_model": TINY, "epochs": 1, "batch_size": 32, "seeds": [1]})
+    assert main(["--data", str(task["train"].parent), "--out", str(tmp_path / "run"), "--kmer", "3", "--seed", "2",
+                 "--settings", settings, "--device", "cpu", "--threads", "1"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["init"] == "scratch"
+    bad = json.dumps({"scratch_model": TINY, "learning_rate": 1.0})
+    assert main(["--data", str(task["train"].parent), "--out", str(tmp_path / "bad"), "--kmer", "3",
+                 "--settings", bad]) == 2  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "values, field",
     [({"init": "released"}, "finetune.released"), ({"lr": 0}, "finetune.lr"), ({"select_on": "speed"},

@@ -183,7 +183,7 @@ def run_kmer_lr(
         model.fit(scaled["train"], splits["train"].labels)
         dev = evaluate(splits["dev"].labels, _full_proba(model, scaled["dev"], n_classes))
         grid.append({"C": C, "dev_loss": dev["loss"], f"dev_{select_on}": dev[select_on]})
-        log.info("kmer_lr C=%g: dev loss %.4f, dev %s %s", C, dev["loss"], select_on, dev[select_on])
+        log.info("kmer_lr C=%g: dev loss %.4f, MCC %.4f, AUROC %s", C, dev["loss"], dev["mcc"], dev["auroc"])
         if best[2] is None or is_better(select_on, dev[select_on], best[0]):
             best = (dev[select_on], C, model, dev)
     _, C, model, dev = best

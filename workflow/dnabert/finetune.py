@@ -60,6 +60,7 @@ from transformers import BertForSequenceClassification
 
 from . import kmer
 from .evaluation import SPLIT_NAMES, evaluate, read_task, write_json, write_predictions
+from .finetune_config import RULE_KEYS
 from .io import InputError, PathLike, atomic_path
 from .metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
 from .models import ModelSettings, bert_config, count_parameters, load_pretrained, save_model
@@ -136,6 +137,9 @@ class FinetuneSettings:
     def from_config(cls, section: Mapping[str, Any]) -> FinetuneSettings:
         """Settings from a merged ``finetune:`` mapping (rule-level keys such as ``seeds`` are ignored)."""
         known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known - set(RULE_KEYS))
+        if unknown:
+            raise InputError(None, f"unknown settings {', '.join(unknown)}", field="finetune")
         values = {key: value for key, value in section.items() if key in known and value is not None}
         if isinstance(values.get("scratch_model"), Mapping):
             allowed = {f.name for f in fields(ModelSettings)}
@@ -268,7 +272,9 @@ def build_classifier(
         missing, unexpected = model.bert.load_state_dict(encoder, strict=False)
         missing = [key for key in missing if not key.startswith("pooler.")]
         if missing or unexpected:
-            raise InputError(model_dir, f"encoder weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+            raise InputError(
+                model_dir, f"encoder weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
     counts = count_parameters(model)
     log.info("classifier with %d classes from %s: %.1fM parameters", n_classes, origin, counts["total"] / 1e6)
     return model
@@ -451,7 +457,8 @@ def finetune(
             input_ids, attention_mask = encoded["train"].batch(rows)
             labels = torch.from_numpy(train_labels[rows])
             with autocast():
-                logits = model(input_ids=input_ids.to(torch_device), attention_mask=attention_mask.to(torch_device)).logits
+                inputs = {"input_ids": input_ids.to(torch_device), "attention_mask": attention_mask.to(torch_device)}
+                logits = model(**inputs).logits
             loss = nn.functional.cross_entropy(logits.float(), labels.to(torch_device))
             loss.backward()
             if settings.max_grad_norm > 0:
@@ -483,9 +490,9 @@ def finetune(
                        "elapsed_s": round(time.perf_counter() - started, 2)}  # fmt: skip
                 history.append(row)
                 window_loss, window_rows = 0.0, 0
-                log.info("step %d/%d (epoch %.2f): train loss %.4f, dev loss %.4f, dev %s %s%s", step, total,
-                         row["epoch"], row["train_loss"], dev["loss"], settings.select_on, _fmt(value),
-                         " (best)" if improved else "")  # fmt: skip
+                log.info("step %d/%d (epoch %.2f): train loss %.4f, dev loss %.4f, dev MCC %.4f, dev AUROC %s%s",
+                         step, total, row["epoch"], row["train_loss"], dev["loss"], dev["mcc"], _fmt(dev["auroc"]),
+                         f" (best {settings.select_on})" if improved else "")  # fmt: skip
                 bar.set_postfix(dev=f"{_fmt(value)}")
                 if settings.patience is not None and stale >= settings.patience:
                     log.info("early stop: %d evaluations without a better dev %s", stale, settings.select_on)

@@ -29,7 +29,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,8 @@ def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def _ranking(labels: np.ndarray, probs: np.ndarray) -> tuple[float | None, float | None]:
     """AUROC and AUPRC: of class 1 when binary, else macro one-vs-rest over classes present."""
+    from sklearn import metrics as skm
+
     n_classes = probs.shape[1]
     present = np.unique(labels)
     if present.size < 2:
@@ -80,6 +81,8 @@ def _ranking(labels: np.ndarray, probs: np.ndarray) -> tuple[float | None, float
 
 def classification_metrics(labels: Sequence[int] | np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     """All metrics of one evaluation (see the module docstring)."""
+    from sklearn import metrics as skm  # imported here: aggregation alone needs only numpy
+
     labels, probs = _check(np.asarray(labels), probs)
     n_classes = probs.shape[1]
     classes = list(range(n_classes))

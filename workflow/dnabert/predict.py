@@ -138,8 +138,11 @@ def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForS
     config, _ = read_config(model_dir)
     k = infer_k(model_dir, config)
     if not config.architectures or "BertForSequenceClassification" not in config.architectures:
-        raise InputError(model_dir / "config.json", "not a fine-tuned classifier (architectures lacks "
-                         "BertForSequenceClassification); fine-tune the model first", field="architectures")  # fmt: skip
+        raise InputError(
+            model_dir / "config.json",
+            "not a fine-tuned classifier (architectures lacks BertForSequenceClassification); fine-tune it first",
+            field="architectures",
+        )
     model = BertForSequenceClassification.from_pretrained(model_dir)
     return model.to(device).eval(), k
 
