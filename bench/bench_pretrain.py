@@ -116,7 +116,7 @@ def _rates(tokens: list[float], seconds: list[float]) -> dict:
     """Median of the per-step rates (robust to other load on the machine) and the overall mean."""
     per_step = np.array(tokens) / np.array(seconds)
     return {"tokens_per_s": float(np.median(per_step)), "tokens_per_s_mean": sum(tokens) / sum(seconds),
-            "tokens_per_s_best": float(per_step.max()), "tokens": sum(tokens), "seconds": sum(seconds)}  # fmt: skip
+            "tokens_per_s_best": float(per_step.max()), "tokens": sum(tokens), "seconds": sum(seconds)}
 
 
 def _history(path: Path) -> list[dict]:
@@ -128,7 +128,9 @@ def _history(path: Path) -> list[dict]:
     for row in rows:
         if row["train_loss"] is None:
             continue
-        out.append({"step": row["step"], "tokens_delta": row["tokens"] - tokens, "seconds_delta": row["elapsed_s"] - seconds})
+        out.append(
+            {"step": row["step"], "tokens_delta": row["tokens"] - tokens, "seconds_delta": row["elapsed_s"] - seconds}
+        )
         tokens, seconds = row["tokens"], row["elapsed_s"]
     return out
 
@@ -179,7 +181,7 @@ def run_trainer(
             weight_decay=optimizer.weight_decay, warmup_steps=optimizer.warmup_steps, lr_scheduler_type="linear",
             max_grad_norm=optimizer.max_grad_norm, logging_strategy="no", save_strategy="no", report_to=[],
             use_cpu=True, dataloader_num_workers=0, seed=seed, disable_tqdm=True, train_sampling_strategy=strategy,
-        )  # fmt: skip
+        )
         Trainer(model=model, args=args, train_dataset=dataset, data_collator=collate, callbacks=[timer]).train()
     # The collator runs before on_step_begin; count tokens of the steps timed (gradient accumulation is 1).
     padded = sum(counts["padded"][:steps])
@@ -220,12 +222,12 @@ def gpu_benchmark(
         prepared.append(tuple(t.to(device) for t in (masked.input_ids, flat, targets, masked.labels)))
     results = {"device": torch.cuda.get_device_name(device) if cuda else "cpu (smoke run)",
                "bf16_matmul_tflops": peak / 1e12, "batch": batch, "sequence_length": 512,
-               "model": {"layers": config.num_hidden_layers, "hidden": config.hidden_size}}  # fmt: skip
+               "model": {"layers": config.num_hidden_layers, "hidden": config.hidden_size}}
     for name in ("ours", "hf_full_head"):
         bert = new_model(k, base, 1).to(device)
         objective = MaskedLMObjective(bert)
         opt = torch.optim.AdamW(param_groups(bert, 0.01), lr=4e-4, betas=(0.9, 0.98), eps=1e-6,
-                                **({"fused": True} if cuda else {}))  # fmt: skip
+                                **({"fused": True} if cuda else {}))
         times = []
         for step in range(steps):
             ids, flat, targets, labels = prepared[step % len(prepared)]
@@ -297,7 +299,7 @@ def main() -> None:
         k=k, model=model_settings, optimizer=optimizer, steps=args.steps, batch_tokens=args.batch * kmer.MAX_TOKENS,
         gradient_accumulation=1, log_every_steps=1, eval_every_steps=10**9, eval_pieces=16,
         checkpoint_every_steps=10**9, seed=1,
-    )  # fmt: skip
+    )
     settings = replace(settings, masking=replace(settings.masking, rate=MASK_RATE, final_rate=None))
     store = PieceStore(args.corpus)
     train_ids, _, _ = split_pieces(store, dev, 16, 1)
@@ -319,14 +321,14 @@ def main() -> None:
         "batch": {"sequences": args.batch, "padded_token_budget": args.batch * kmer.MAX_TOKENS},
         "steps": args.steps, "warmup_steps": args.warmup,
         "model_gflop_per_token": flops / 1e9, "mean_context": mean_context,
-    }  # fmt: skip
+    }
     contenders = {
         "ours": lambda: run_ours(settings, args.corpus, dev, args.threads, args.warmup),
         "trainer": lambda: run_trainer(model_settings, k, pieces, args.batch, args.steps, optimizer, args.threads,
                                        args.warmup, "random", 1),
         "trainer_group_by_length": lambda: run_trainer(model_settings, k, pieces, args.batch, args.steps, optimizer,
                                                        args.threads, args.warmup, "group_by_length", 1),
-    }  # fmt: skip
+    }
     for name, run in contenders.items():
         print(f"running {name} ...", file=sys.stderr, flush=True)
         result = run()
@@ -338,18 +340,20 @@ def main() -> None:
         print("running the GPU benchmark ...", file=sys.stderr, flush=True)
         results["gpu"] = gpu_benchmark(args.gpu_steps, args.gpu_batch, args.warmup)
 
-    print(f"\nCPU {results['machine']['cpu']} ({args.threads} threads, measured fp32 matmul {peak / 1e9:.1f} GFLOP/s); model "
-          f"{bert.num_hidden_layers}x{bert.hidden_size}, {args.batch} x 512 padded tokens per step, {args.steps} steps")  # fmt: skip
+    print(f"\nCPU {results['machine']['cpu']} ({args.threads} threads, measured fp32 matmul {peak / 1e9:.1f} GFLOP/s);"
+          " model "
+          f"{bert.num_hidden_layers}x{bert.hidden_size}, {args.batch} x 512 padded tokens per step, {args.steps} steps")
     print(f"{'contender':<26}{'tokens/s':>10}{'(mean)':>9}{'(best)':>9}{'padding':>9}{'MFU':>8}")
     for name in contenders:
         r = results[name]
         print(f"{name:<26}{r['tokens_per_s']:>10.0f}{r['tokens_per_s_mean']:>9.0f}{r['tokens_per_s_best']:>9.0f}"
-              f"{100 * r['padding_fraction']:>8.1f}%{100 * r['mfu']:>7.1f}%")  # fmt: skip
+              f"{100 * r['padding_fraction']:>8.1f}%{100 * r['mfu']:>7.1f}%")
     print(f"speed-up: {results['speedup_vs_trainer']:.2f}x vs Trainer, "
-          f"{results['speedup_vs_trainer_group_by_length']:.2f}x vs Trainer with group_by_length")  # fmt: skip
+          f"{results['speedup_vs_trainer_group_by_length']:.2f}x vs Trainer with group_by_length")
     if "gpu" in results:
         g = results["gpu"]
-        print(f"\nGPU {g['device']} (bf16 matmul {g['bf16_matmul_tflops']:.0f} TFLOP/s), DNABERT-base, {g['batch']} x 512")
+        print(f"\nGPU {g['device']} (bf16 matmul {g['bf16_matmul_tflops']:.0f} TFLOP/s), DNABERT-base, "
+              f"{g['batch']} x 512")
         for name in ("ours", "hf_full_head"):
             print(f"{name:<26}{g[name]['tokens_per_s']:>10.0f} tokens/s  MFU {100 * g[name]['mfu']:.1f}%")
     if args.json:

@@ -32,7 +32,7 @@ def _release_dir(tmp_path: Path, model, *, rename=None, drop=(), extra_keys=True
     config = json.loads((release / "config.json").read_text())
     assert config["vocab_size"] == kmer.vocab_size(6)
     config.update(hidden_size=TINY.hidden, num_hidden_layers=TINY.layers, num_attention_heads=TINY.heads,
-                  intermediate_size=TINY.intermediate)  # fmt: skip
+                  intermediate_size=TINY.intermediate)
     if extra_keys:  # the keys DNABERT's fork adds for its RNN fine-tuning heads
         config.update(split=10, rnn="lstm", num_rnn_layer=2, rnn_hidden=768, rnn_dropout=0.0)
     (out / "config.json").write_text(json.dumps(config, indent=2))
@@ -106,7 +106,8 @@ def test_classifier_checkpoint_loads_with_a_fresh_head(tmp_path, model, caplog):
     with caplog.at_level(logging.WARNING, logger="dnabert.models"):
         loaded, _ = load_pretrained(directory)
     assert "no MLM head" in caplog.text
-    assert torch.equal(loaded.bert.encoder.layer[0].output.dense.weight, model.bert.encoder.layer[0].output.dense.weight)
+    layer, original = loaded.bert.encoder.layer[0], model.bert.encoder.layer[0]
+    assert torch.equal(layer.output.dense.weight, original.output.dense.weight)
 
 
 def test_pickled_objects_are_refused(tmp_path, model):

@@ -137,7 +137,8 @@ def test_training_writes_every_output(uninterrupted):
     assert [row.split(",")[0] for row in rows] == ["2", "4", "6", "8"]
     assert rows[-1].split(",")[4] == "0.2"  # the final mask rate in the last quarter
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
-    assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt"} <= {p.name for p in (out / "model").iterdir()}
+    written = {p.name for p in (out / "model").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt"} <= written
     assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step_00000006", "step_00000008"]
 
 
@@ -173,8 +174,10 @@ def test_resume_reaches_identical_weights(corpus, uninterrupted, tmp_path, how):
 def test_checkpoints_of_other_settings_are_not_resumed(corpus, tmp_path):
     outputs = Outputs.under(tmp_path)
     train(replace(SETTINGS, steps=2), corpus, outputs, DEV, threads=1, progress=False)
+    (outputs.checkpoints / ".step_00000003.half-written").mkdir()  # a write interrupted by a crash
     metrics = train(replace(SETTINGS, seed=6, steps=2), corpus, outputs, DEV, threads=1, progress=False)
     assert metrics["resumed_from_step"] is None
+    assert [p.name for p in outputs.checkpoints.iterdir()] == ["step_00000002"]  # only the new run's
     # rerunning a finished run resumes at its final checkpoint and only re-exports
     metrics = train(replace(SETTINGS, seed=6, steps=2), corpus, outputs, DEV, threads=1, progress=False)
     assert metrics["resumed_from_step"] == 2
@@ -193,7 +196,7 @@ def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, tmp_path):
         "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
         "--model", str(out / "model"), "--metrics", str(out / "metrics.json"),
         "--history", str(out / "log.csv"), "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt"),
-    ]  # fmt: skip
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -201,7 +204,7 @@ def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, tmp_path):
     assert ddp_metrics["processes"] == 2 and ddp_metrics["steps"] == 4
 
     single = train(replace(settings, gradient_accumulation=2), corpus, Outputs.under(tmp_path / "one"), DEV,
-                   threads=1, progress=False)  # fmt: skip
+                   threads=1, progress=False)
     assert single["tokens"] == ddp_metrics["tokens"]
     assert ddp_metrics["eval"]["masked_tokens"] == single["eval"]["masked_tokens"]
     reference, distributed = _weights(tmp_path / "one" / "model"), _weights(out / "model")
@@ -254,7 +257,7 @@ def test_cli_reports_bad_input(corpus, tmp_path, caplog):
     section = json.dumps({"steps": 1, "batch_tokens": 1024})
     args = ["--corpus", str(corpus), "--kmer", "5", "--settings", section, "--device", "cpu",
             "--model", str(tmp_path / "m"), "--metrics", str(tmp_path / "m.json"), "--history", str(tmp_path / "h.csv"),
-            "--plot", str(tmp_path / "p.png"), "--checkpoints", str(tmp_path / "c")]  # fmt: skip
+            "--plot", str(tmp_path / "p.png"), "--checkpoints", str(tmp_path / "c")]
     assert run(parse_args(args)) == 2
     assert "corpus holds 6-mers but kmer is 5" in caplog.text
 

@@ -58,7 +58,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ CHECKPOINT_PATTERN = re.compile(r"^step_(\d{8})$")
 HISTORY_FIELDS = (
     "step", "tokens", "elapsed_s", "lr", "mask_rate", "train_loss", "train_accuracy",
     "eval_loss", "eval_accuracy", "tokens_per_s", "padding_fraction",
-)  # fmt: skip
+)
 
 
 # --------------------------------------------------------------------------- settings
@@ -182,13 +182,15 @@ class PretrainSettings:
     def __post_init__(self) -> None:
         kmer.check_k(self.k)
         positive = ("steps", "batch_tokens", "gradient_accumulation", "checkpoint_every_steps", "keep_checkpoints",
-                    "eval_every_steps", "eval_pieces", "log_every_steps")  # fmt: skip
+                    "eval_every_steps", "eval_pieces", "log_every_steps")
         for name in positive:
             if getattr(self, name) < 1:
                 raise InputError(None, f"must be at least 1, got {getattr(self, name)!r}", field=name)
         if self.batch_tokens < kmer.MAX_TOKENS:
             raise InputError(
-                None, f"must hold one full piece ({kmer.MAX_TOKENS} tokens), got {self.batch_tokens}", field="batch_tokens"
+                None,
+                f"must hold one full piece ({kmer.MAX_TOKENS} tokens), got {self.batch_tokens}",
+                field="batch_tokens",
             )
         if self.checkpoint_every_minutes <= 0:
             raise InputError(None, "must be positive", field="checkpoint_every_minutes")
@@ -222,7 +224,7 @@ class PretrainSettings:
         """The settings that shape the training trajectory (not logging, checkpointing or compilation)."""
         data = asdict(self)
         for name in ("checkpoint_every_steps", "checkpoint_every_minutes", "keep_checkpoints", "eval_every_steps",
-                     "eval_pieces", "log_every_steps", "compile", "gradient_accumulation"):  # fmt: skip
+                     "eval_pieces", "log_every_steps", "compile", "gradient_accumulation"):
             data.pop(name)
         return data
 
@@ -242,7 +244,7 @@ class Outputs:
         """The standard layout under one directory (results/pretrain/)."""
         directory = Path(directory)
         return cls(directory / "model", directory / "metrics.json", directory / "training_log.csv",
-                   directory / "loss.png", directory / "checkpoints")  # fmt: skip
+                   directory / "loss.png", directory / "checkpoints")
 
 
 class Preempted(RuntimeError):
@@ -318,7 +320,9 @@ def cut_batches(order: np.ndarray, lengths: np.ndarray, pool_end: np.ndarray, ba
     return batches
 
 
-def sorted_pools(pieces: np.ndarray, lengths: np.ndarray, pool_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sorted_pools(
+    pieces: np.ndarray, lengths: np.ndarray, pool_tokens: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pieces (in the given order) grouped into pools of about ``pool_tokens``, each sorted by length descending.
 
     Returns the reordered pieces, their lengths and each position's pool end.
@@ -393,10 +397,12 @@ class MicroBatch:
             return self
         move = lambda t: None if t is None else t.pin_memory().to(device, non_blocking=True)  # noqa: E731
         return replace(self, input_ids=move(self.input_ids), attention_mask=move(self.attention_mask),
-                       positions=move(self.positions), targets=move(self.targets))  # fmt: skip
+                       positions=move(self.positions), targets=move(self.targets))
 
 
-def make_micro_batch(store: PieceStore, pieces: np.ndarray, k: int, rate: float, generator: torch.Generator) -> MicroBatch:
+def make_micro_batch(
+    store: PieceStore, pieces: np.ndarray, k: int, rate: float, generator: torch.Generator
+) -> MicroBatch:
     """Gather, pad and span-mask one micro-batch."""
     ids, lengths = store.gather(pieces)
     input_ids = torch.from_numpy(ids)
@@ -466,7 +472,11 @@ class MaskedLMObjective(nn.Module):
         self.model = model
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, positions: torch.Tensor, targets: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        positions: torch.Tensor,
+        targets: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         selected = hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions)
@@ -581,7 +591,12 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
 
 
 def find_resumable(directory: Path, fp: str) -> Path | None:
-    """The newest checkpoint with fingerprint ``fp``; others are removed (they belong to another setup)."""
+    """The newest checkpoint with fingerprint ``fp``; others are removed (they belong to another setup).
+
+    Temporary directories left by a checkpoint interrupted while being written are removed too.
+    """
+    for leftover in directory.glob(".step_*") if directory.is_dir() else ():
+        shutil.rmtree(leftover, ignore_errors=True)
     matching, stale = [], []
     for step, path in list_checkpoints(directory):
         try:
@@ -663,7 +678,9 @@ def read_checkpoint(
     if len(extra["rng"]) == ctx.world:
         set_rng_state(extra["rng"][ctx.rank], ctx.device)
     else:  # a different number of processes: dropout streams restart, seeded by step and rank
-        log.warning("checkpoint written by %d processes, resuming with %d: reseeding dropout", len(extra["rng"]), ctx.world)
+        log.warning(
+            "checkpoint written by %d processes, resuming with %d: reseeding dropout", len(extra["rng"]), ctx.world
+        )
         torch.manual_seed(seed * 1_000_003 + payload["step"] * 1_009 + ctx.rank)
     names = {f.name for f in fields(TrainState)}
     state = TrainState(**{key: value for key, value in payload.items() if key in names})
@@ -759,7 +776,8 @@ def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float |
         return [p[0] for p in points], [p[1] for p in points]
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for ax, metric, label in ((ax_loss, "loss", "masked-token cross-entropy"), (ax_acc, "accuracy", "masked-token accuracy")):
+    panels = ((ax_loss, "loss", "masked-token cross-entropy"), (ax_acc, "accuracy", "masked-token accuracy"))
+    for ax, metric, label in panels:
         steps, values = series(f"train_{metric}")
         ax.plot(steps, values, lw=1.2, label="training (interval mean)")
         steps, values = series(f"eval_{metric}")
@@ -779,7 +797,9 @@ def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float |
 # --------------------------------------------------------------------------- training
 
 
-def _autocast_factory(device: torch.device, precision: str) -> tuple[Callable[[], contextlib.AbstractContextManager], str]:
+def _autocast_factory(
+    device: torch.device, precision: str
+) -> tuple[Callable[[], contextlib.AbstractContextManager], str]:
     use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
     if use_bf16:
         return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
@@ -838,7 +858,7 @@ def _train(
     log.info(
         "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s",
         corpus, train_ids.size, eval_ids.size, eval_source, ctx.device, ctx.world, precision,
-    )  # fmt: skip
+    )
 
     if settings.pretrained:
         model, _ = load_pretrained(settings.pretrained, settings.k)
@@ -850,23 +870,23 @@ def _train(
     objective = MaskedLMObjective(model).to(ctx.device)
     n_params = count_parameters(model)
     log.info("model: %d layers, hidden %d, %d parameters (%d non-embedding)", model.config.num_hidden_layers,
-             model.config.hidden_size, n_params["total"], n_params["non_embedding"])  # fmt: skip
+             model.config.hidden_size, n_params["total"], n_params["non_embedding"])
 
     state = TrainState()
     steps = settings.steps if (settings.continue_pretraining or not settings.pretrained) else 0
     if steps:
         state = _train_loop(settings, store, train_ids, held_out, objective, outputs, dev_chromosomes, ctx,
-                            autocast, steps, progress, on_step)  # fmt: skip
+                            autocast, steps, progress, on_step)
 
     final_eval = evaluate(objective, store, held_out, settings, ctx, autocast)
     log.info("held-out: loss %.4f, accuracy %.4f over %d masked tokens", final_eval["loss"], final_eval["accuracy"],
-             final_eval["masked_tokens"])  # fmt: skip
+             final_eval["masked_tokens"])
     final_row = {"eval_loss": round(final_eval["loss"], 5), "eval_accuracy": round(final_eval["accuracy"], 5)}
     if state.history and state.history[-1]["step"] == state.step:
         state.history[-1].update(final_row)
     else:
         state.history.append({"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 3),
-                              **final_row})  # fmt: skip
+                              **final_row})
     metrics = {
         "k": settings.k,
         "steps": state.step,
@@ -903,7 +923,7 @@ def _train(
         write_history(outputs.history, state.history)
         layers = model.config.num_hidden_layers
         title = (f"{settings.k}-mer BERT MLM: {layers} layer{'s' * (layers != 1)}, hidden {model.config.hidden_size}, "
-                 f"{state.tokens:,} tokens; held-out loss {final_eval['loss']:.3f}")  # fmt: skip
+                 f"{state.tokens:,} tokens; held-out loss {final_eval['loss']:.3f}")
         plot_history(outputs.plot, state.history, title, uniform_loss=math.log(4**settings.k))
         write_text_atomic(outputs.metrics, json.dumps(metrics, indent=2) + "\n")
     ctx.barrier()
@@ -915,7 +935,7 @@ def _train_summary(history: list[dict]) -> dict[str, Any]:
     if not losses:
         return {}
     return {"first_logged": {"step": losses[0][0], "loss": losses[0][1]},
-            "last_logged": {"step": losses[-1][0], "loss": losses[-1][1]}}  # fmt: skip
+            "last_logged": {"step": losses[-1][0], "loss": losses[-1][1]}}
 
 
 def _train_loop(
@@ -938,7 +958,7 @@ def _train_loop(
     optimizer = torch.optim.AdamW(
         param_groups(model, opt.weight_decay), lr=opt.lr, betas=opt.betas, eps=opt.eps,
         **({"fused": True} if ctx.device.type == "cuda" else {"foreach": True}),
-    )  # fmt: skip
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: opt.lr_factor(s, steps))
     plan = BatchPlan(train_ids, store.lengths[train_ids], settings.batch_tokens, settings.seed)
     fp = fingerprint(settings, store, dev_chromosomes, ctx.world)
@@ -982,7 +1002,7 @@ def _train_loop(
             states = gathered
         if ctx.main:
             write_checkpoint(outputs.checkpoints, model, optimizer, scheduler, state, states, fp,
-                             settings.keep_checkpoints)  # fmt: skip
+                             settings.keep_checkpoints)
             write_history(outputs.history, state.history)
         ctx.barrier()
         last_checkpoint_time = time.monotonic()
@@ -998,12 +1018,12 @@ def _train_loop(
                 make_micro_batch(store, plan.at(position), settings.k, rate,
                                  seeded_generator(settings.seed, position)).to(ctx.device)
                 for position in range(first, first + settings.gradient_accumulation)
-            ]  # fmt: skip
+            ]
             due = ctx.main and (time.monotonic() - last_checkpoint_time) >= settings.checkpoint_every_minutes * 60
             total_masked, stop_flag, time_flag, step_tokens, step_padded = ctx.sum(
                 [sum(b.masked for b in batches), float(stop.received is not None), float(due),
                  sum(b.real_tokens for b in batches), sum(b.padded_tokens for b in batches)]
-            )  # fmt: skip
+            )
             scale = ctx.world / max(total_masked, 1.0)
             for i, batch in enumerate(batches):
                 sync = ctx.active and i < len(batches) - 1
@@ -1049,7 +1069,7 @@ def _train_loop(
                 window = _new_window(ctx.device)
                 log.info("step %d/%d: loss %.4f, accuracy %.3f, lr %.3g, mask %.2f, %.0f tokens/s, padding %.1f%%",
                          state.step, steps, row["train_loss"], row["train_accuracy"], lr, rate,
-                         row["tokens_per_s"], 100 * row["padding_fraction"])  # fmt: skip
+                         row["tokens_per_s"], 100 * row["padding_fraction"])
                 bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
             if state.step % settings.eval_every_steps == 0 and state.step < steps:
                 result = evaluate(objective, store, held_out, settings, ctx, autocast)
@@ -1057,7 +1077,7 @@ def _train_loop(
                 log.info("step %d: held-out loss %.4f, accuracy %.3f", state.step, result["loss"], result["accuracy"])
             if row:
                 state.history.append({"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 3),
-                                      **row})  # fmt: skip
+                                      **row})
             if stop_flag:
                 checkpoint()
                 bar.close()
