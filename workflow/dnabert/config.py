@@ -13,6 +13,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .io import ConfigError  # noqa: F401 (re-exported: raised by validate_config)
+
 #: Files the genome simulation writes under resources/simulated/{genome}/ (peaks added per TF).
 SIMULATED_FILES = ("genome.fa.gz", "genes.gtf.gz", "blacklist.bed.gz", "truth.tsv")
 SOURCE_KEYS = ("path", "url", "simulated")
@@ -20,15 +22,6 @@ SOURCE_KEYS = ("path", "url", "simulated")
 TASK_SOURCE_KEYS = ("path", "url", "simulated", "encode")
 ENCODE_URL = "https://www.encodeproject.org/files/{accession}/@@download/{accession}.bed.gz"
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta"}
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message lists every problem found."""
-
-    def __init__(self, problems: list[str], config_files: list[str] | None = None):
-        self.problems = problems
-        where = f" ({', '.join(config_files)})" if config_files else ""
-        super().__init__(f"invalid configuration{where}:\n  - " + "\n  - ".join(problems))
 
 
 def _dotted(path) -> str:

@@ -165,7 +165,7 @@ def add_gue_tasks(config: dict) -> list[str]:
     gue = (config.get("finetune") or {}).get("gue")
     if not isinstance(gue, dict) or not isinstance(gue.get("folder"), str):
         return []
-    from .config import ConfigError
+    from .io import ConfigError
 
     include = gue.get("include")
     try:

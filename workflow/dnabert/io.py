@@ -35,6 +35,19 @@ class InputError(ValueError):
         super().__init__(f"{where}: {what}{message}")
 
 
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem found.
+
+    Defined here (standard library only) so job code can raise it without
+    importing the Snakefile-time checks in :mod:`dnabert.config`.
+    """
+
+    def __init__(self, problems: list[str], config_files: list[str] | None = None):
+        self.problems = problems
+        where = f" ({', '.join(config_files)})" if config_files else ""
+        super().__init__(f"invalid configuration{where}:\n  - " + "\n  - ".join(problems))
+
+
 def is_gzipped(path: PathLike) -> bool:
     """True if the file starts with the gzip magic bytes (plain gzip or BGZF)."""
     with open(path, "rb") as handle:
