@@ -2,6 +2,12 @@
 # bgzipped FASTA with .fai/.gzi and chrom.sizes; prepare the blacklist.
 
 
+# Downloads run where Snakemake runs (e.g. a cluster login node with internet),
+# never as cluster jobs on compute nodes that may have none.
+localrules:
+    download,
+
+
 rule simulate_genome:
     output:
         **simulated_files("{genome}"),
