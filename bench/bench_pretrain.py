@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import sys
 import tempfile
 import time
@@ -50,6 +49,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+
+from machine import cpu_model  # noqa: E402 (bench/machine.py, beside this script)
 
 from dnabert import kmer  # noqa: E402
 from dnabert.masking import mask_tokens, seeded_generator  # noqa: E402
@@ -258,15 +259,6 @@ def gpu_benchmark(
 # --------------------------------------------------------------------------- main
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -313,7 +305,7 @@ def main() -> None:
     peak = matmul_peak(torch.device("cpu"), torch.float32, 2048)
 
     results: dict = {
-        "machine": {"cpu": cpu_name(), "threads": args.threads,
+        "machine": {"cpu": cpu_model(), "threads": args.threads,
                     "torch": torch.__version__, "fp32_matmul_gflops": peak / 1e9},
         "model": {"layers": bert.num_hidden_layers, "hidden": bert.hidden_size, "heads": bert.num_attention_heads,
                   "intermediate": bert.intermediate_size, "vocab": bert.vocab_size,

@@ -71,6 +71,7 @@ import numpy as np  # noqa: E402
 
 from dnabert import kmer  # noqa: E402
 from dnabert.corpus import CorpusSettings, build_corpus  # noqa: E402
+from machine import cpu_model  # noqa: E402 (bench/machine.py, beside this script)
 
 MB = 1_000_000
 GB = 1e9
@@ -127,15 +128,6 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_info(pinned_cpu: int | None) -> dict[str, Any]:
