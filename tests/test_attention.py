@@ -1,0 +1,135 @@
+"""Per-nucleotide attention (DNABERT's computation), integrated gradients and the scores file."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from dnabert import kmer
+from dnabert.attention import (
+    BaseScores,
+    ScoredSet,
+    agreement,
+    attention_scores,
+    integrated_gradients,
+    plot_heatmap,
+    plot_profile,
+    spread_kmer_scores,
+    unit_norm,
+)
+from dnabert.io import InputError
+
+K = 3
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (and do not stall on a loaded machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model() -> BertForSequenceClassification:
+    config = BertConfig(vocab_size=kmer.vocab_size(K), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=512, num_labels=2,
+                        attn_implementation="sdpa")  # fmt: skip
+    torch.manual_seed(0)
+    return BertForSequenceClassification(config).eval()
+
+
+def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
+
+
+def test_spreading_matches_a_hand_computed_example():
+    # k = 3, k-mer scores 1, 2, 3 over 5 bases: base 0 is covered by k-mer 0 only,
+    # base 1 by k-mers 0-1, base 2 by 0-2, base 3 by 1-2, base 4 by 2.
+    assert np.allclose(spread_kmer_scores(np.array([1.0, 2.0, 3.0]), 3), [1, 1.5, 2, 2.5, 3])
+    # k = 2: bases 0..3 from k-mers [4, 0, 2]
+    assert np.allclose(spread_kmer_scores(np.array([4.0, 0.0, 2.0]), 2), [4, 2, 1, 2])
+    assert np.isclose(np.linalg.norm(unit_norm(np.array([3.0, 4.0]))), 1.0)
+
+
+def test_attention_equals_cls_row_of_eager_attention_summed_over_heads(model):
+    sequences = random_sequences(5, 30) + random_sequences(2, 22, seed=1)  # ragged lengths, padding
+    scores = attention_scores(model, sequences, K, batch_size=4)
+    eager = BertForSequenceClassification(copy.deepcopy(model.config)).eval()
+    eager.load_state_dict(model.state_dict())
+    eager.set_attn_implementation("eager")
+    for i, seq in enumerate(sequences):
+        ids = torch.from_numpy(kmer.encode(seq, K))[None]
+        with torch.no_grad():
+            weights = eager(input_ids=ids, output_attentions=True).attentions[-1][0]
+        expected = unit_norm(spread_kmer_scores(weights[:, 0, 1:-1].sum(0).numpy(), K))
+        assert scores[i].shape == (len(seq),)
+        assert np.allclose(scores[i], expected, atol=1e-5)
+    assert model.config._attn_implementation == "sdpa"  # restored
+
+
+def test_heads_and_layers_are_selectable(model):
+    sequences = random_sequences(3, 40)
+    all_heads = attention_scores(model, sequences, K)
+    one_head = attention_scores(model, sequences, K, heads=[1])
+    first_layer = attention_scores(model, sequences, K, layer=0)
+    assert not np.allclose(all_heads.values, one_head.values)
+    assert not np.allclose(all_heads.values, first_layer.values)
+    with pytest.raises(ValueError, match="layer 5 out of range"):
+        attention_scores(model, sequences, K, layer=5)
+    with pytest.raises(ValueError, match="heads"):
+        attention_scores(model, sequences, K, heads=[7])
+
+
+def test_long_sequences_are_scored_in_windows_over_every_base(model):
+    long = random_sequences(1, 2 * kmer.MAX_KMERS + 40)[0]
+    scores = attention_scores(model, [long, "ACGTACGTAC"], K)
+    assert scores[0].shape == (len(long),) and np.all(np.isfinite(scores[0])) and scores[0].min() > 0
+    with pytest.raises(InputError, match="shorter than k=3"):
+        attention_scores(model, ["AC"], K)
+
+
+def test_integrated_gradients_are_complete(model):
+    # Completeness: attributions sum to logit(input) - logit(baseline), up to the Riemann error.
+    seq = random_sequences(1, 25, seed=3)[0]
+    attribution = integrated_gradients(model, [seq], K, steps=256)
+    ids = torch.from_numpy(kmer.encode(seq, K))[None]
+    baseline = ids.clone()
+    baseline[0, 1:-1] = kmer.PAD_ID
+    with torch.no_grad():
+        gap = (model(input_ids=ids).logits[0, 1] - model(input_ids=baseline).logits[0, 1]).item()
+    # spreading averages per base; undo it to recover the per-k-mer total
+    coverage = np.convolve(np.ones(len(seq) - K + 1), np.ones(K))
+    kmer_total = (attribution[0] * coverage).sum() / K
+    assert kmer_total == pytest.approx(gap, rel=0.05, abs=1e-3)
+
+
+def test_agreement_is_a_per_sequence_rank_correlation():
+    a = BaseScores.from_list([np.array([1.0, 2, 3, 4]), np.array([1.0, 1, 1])])
+    b = BaseScores.from_list([np.array([-1.0, 2, -3, 4]), np.array([0.5, 2, 3])])
+    result = agreement(a, b)
+    assert result[0] == pytest.approx(1.0) and np.isnan(result[1])
+
+
+def test_scored_set_round_trips_without_pickle(tmp_path, model):
+    sequences = random_sequences(6, 30)
+    scores = attention_scores(model, sequences, K)
+    scored = ScoredSet(sequences, np.array([1, 1, 1, 0, 0, 0]), np.linspace(0, 1, 6), scores,
+                       [f"s{i}" for i in range(6)], ["chr1"] * 6, np.arange(6) * 100, ["+"] * 6,
+                       ["test"] * 6)  # fmt: skip
+    scored.save(tmp_path / "scores.npz")
+    back = ScoredSet.load(tmp_path / "scores.npz")
+    assert back.sequences == sequences and back.names == scored.names and back.chrom == ["chr1"] * 6
+    assert np.allclose(back.attention.values, scores.values) and list(back.start) == list(scored.start)
+    sub = back.subset(np.array([4, 0]))
+    assert sub.sequences == [sequences[4], sequences[0]] and np.allclose(sub.attention[1], scores[0])
+    plot_heatmap(back, tmp_path / "heatmap.png", top=3)
+    plot_profile(back, tmp_path / "profile.png", attribution=integrated_gradients(model, sequences[:2], K, steps=4),
+                 attribution_rows=np.array([0, 1]))  # fmt: skip
+    assert (tmp_path / "heatmap.png").stat().st_size > 1000 and (tmp_path / "profile.png").stat().st_size > 1000
