@@ -80,6 +80,13 @@ def test_tss_from_epd_style_bed(tmp_path):
                    "chr1\t300\t360\tB_1\t900\t-\n")
     tss = tss_from_bed(bed)
     assert dict(zip(tss.name, tss.pos.tolist())) == {"NOC2L_1": 959255, "A_1": 100, "B_1": 359}
+    # EPDnew's own files: space-separated, thick part = TSS to +10 (hg38 Hs_EPDnew_006 rows)
+    epd = tmp_path / "Hs_EPDnew_006_hg38.bed"
+    epd.write_text("chr1 959245 959305 NOC2L_1 900 - 959245 959256\n"
+                   "chr1 960583 960643 KLHL17_1 900 + 960632 960643\n")
+    tss = tss_from_bed(epd)
+    assert dict(zip(tss.name, tss.pos.tolist())) == {"NOC2L_1": 959255, "KLHL17_1": 960632}
+    assert tss.strand.tolist() == ["-", "+"]
     bad = tmp_path / "bad.bed"
     bad.write_text("chr1\t100\t160\tA_1\t900\t.\n")
     with pytest.raises(InputError, match="strand must be"):

@@ -25,7 +25,8 @@ def problems(config: dict) -> list[str]:
     return caught.value.problems
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "config/hg38.yaml", "tests/config/tiny.yaml"])
+@pytest.mark.parametrize("name", ["config/config.yaml", "config/hg38.yaml", "config/mm10.yaml",
+                                  "tests/config/tiny.yaml"])
 def test_shipped_configs_validate(name):
     config = load(name)
     validate_config(config, SCHEMA)
@@ -94,7 +95,41 @@ def test_exactly_one_genome_source():
 
 def test_download_needs_checksum():
     found = problems({"genome": {"name": "g", "url": "https://example.org/g.fa.gz"}})
-    assert found == ["genome.url: downloads must be checksummed: add md5: or sha256:"]
+    assert found == ["genome.url: downloads must be checksummed: add md5: or sha256: "
+                     "(or, if no published checksum exists, unverified: true)"]
+
+
+def test_unverified_download_is_allowed_and_warned(caplog):
+    """unverified: true replaces the checksum; validation then warns, naming each such file."""
+    config = {"genome": {"name": "g", "url": "https://example.org/g.fa.gz", "unverified": True,
+                         "blacklist": {"url": "https://example.org/bl.bed.gz", "md5": "0" * 32}}}
+    config["tasks"] = {"nrf1": {"type": "peaks", "peaks": {"encode": "ENCFF407IVS", "unverified": True}}}
+    with caplog.at_level("WARNING", logger="snakemake.logging"):
+        validate_config(config, SCHEMA)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert "genome: unverified download" in warnings[0] and "https://example.org/g.fa.gz" in warnings[0]
+    assert "resources/download/g/genome.fa.gz.sha256" in warnings[0] and "pin it" in warnings[0]
+    assert warnings[1].startswith("WARNING: tasks.nrf1.peaks: unverified download")
+    assert "ENCFF407IVS/@@download/ENCFF407IVS.bed.gz" in warnings[1]
+    assert "resources/download/g/task.nrf1.peaks.ENCFF407IVS.bed.gz" in warnings[1]
+
+
+def test_unverified_misuse_is_an_error(tmp_path):
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\nACGT\n")
+    found = problems({"genome": {"name": "g", "url": "https://example.org/g.fa.gz", "unverified": False}})
+    assert found == ["genome.url: downloads must be checksummed: add md5: or sha256: "
+                     "(or, if no published checksum exists, unverified: true)"]
+    found = problems({"genome": {"name": "g", "url": "https://example.org/g.fa.gz", "md5": "0" * 32,
+                                 "unverified": True}})
+    assert found == ["genome.unverified: give either a checksum (md5/sha256) or unverified: true, not both"]
+    found = problems({"genome": {"name": "g", "path": str(fasta), "unverified": True}})
+    assert found == ["genome.unverified: only for downloads (url or encode), not path"]
+    found = problems({"genome": {"name": "g", "simulate": {}, "unverified": True}})
+    assert found == ["genome.unverified: only for downloads (url), not simulate"]
+    found = problems({"genome": {"name": "g", "url": "https://example.org/g.fa.gz", "unverified": "yes"}})
+    assert found == ["genome.unverified: expected boolean, got 'yes'"]
 
 
 def test_bad_checksum_format():
@@ -176,7 +211,8 @@ def test_task_problems_are_named(tmp_path):
     assert found == [
         "splits: chromosomes in both dev and test: chr3",
         "splits.dev: not chromosomes of the genome: chr5 (genome: chr1, chr2, chr3, chr4)",
-        "tasks.a.peaks.encode: downloads must be checksummed: add md5: or sha256:",
+        "tasks.a.peaks.encode: downloads must be checksummed: add md5: or sha256: "
+        "(or, if no published checksum exists, unverified: true)",
         "tasks.b.peaks.simulated: no simulated factor 'NRF1' (have: CTCF, REST)",
         "tasks.c.files.0: a FASTA file needs label: (all its sequences get it)",
         "tasks.c.files.1.label: only for FASTA files (csv files have a label column)",
@@ -184,7 +220,8 @@ def test_task_problems_are_named(tmp_path):
         "tasks.d.annotation.path: file not found: /nonexistent.gtf",
         "tasks.d.tata_region: the first position must be before the second, got [-10, -40]",
         "tasks.d.negatives.substitution: replaced (12) exceeds pieces (10)",
-        "tasks.e.annotation.url: downloads must be checksummed: add md5: or sha256:",
+        "tasks.e.annotation.url: downloads must be checksummed: add md5: or sha256: "
+        "(or, if no published checksum exists, unverified: true)",
     ]
 
 

@@ -112,3 +112,40 @@ def test_file_url_and_verify_file(tmp_path):
     verify_file(dest, Checksum("md5", md5))
     with pytest.raises(DownloadError, match="sha256 mismatch"):
         verify_file(dest, Checksum("sha256", "1" * 64))
+
+
+def test_unverified_download_records_its_sha256(server, tmp_path, caplog):
+    """Without a checksum (unverified: true) the sha256 is computed while downloading,
+    written beside the file in sha256sum format and logged with a request to pin it."""
+    source = shared_file(GENOME_PIECE)
+    dest = tmp_path / "dl" / "genome.fa.gz"
+    with caplog.at_level("WARNING", logger="dnabert.download"):
+        fetch(f"{server}/{GENOME_PIECE}", dest, Checksum.from_spec({"url": "x", "unverified": True}), retries=1)
+    expected = digest(source, "sha256")
+    assert dest.read_bytes() == source.read_bytes()
+    assert (dest.parent / "genome.fa.gz.sha256").read_text() == f"{expected}  genome.fa.gz\n"
+    assert leftovers(dest.parent) == ["genome.fa.gz", "genome.fa.gz.sha256"]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "UNVERIFIED" in warning and f"sha256: {expected}" in warning and "genome.fa.gz.sha256" in warning
+
+
+@pytest.mark.workflow
+def test_unverified_source_through_the_download_rule(server, tmp_path):
+    """unverified: true end to end: Snakemake warns at start, the download rule fetches the file
+    and leaves its sha256 beside it and in the rule's log."""
+    from conftest import run_snakemake
+
+    blacklist = shared_file("hg38/hg38-blacklist.v2.bed.gz")
+    piece = shared_file(GENOME_PIECE)
+    config = tmp_path / "unverified.yaml"
+    config.write_text(
+        f"genome:\n  name: piece\n  url: {server}/{GENOME_PIECE}\n  md5: {digest(piece, 'md5')}\n"
+        f"  blacklist: {{url: {server}/hg38/hg38-blacklist.v2.bed.gz, unverified: true}}\n"
+    )
+    target = "resources/download/piece/blacklist.bed.gz"
+    result = run_snakemake(tmp_path, target, "--cores", "1", "--configfile", str(config))
+    assert f"genome.blacklist: unverified download (unverified: true, no checksum): {server}/hg38" in result.stderr
+    sha256 = digest(blacklist, "sha256")
+    assert (tmp_path / f"{target}.sha256").read_text() == f"{sha256}  blacklist.bed.gz\n"
+    log = (tmp_path / "logs" / "download" / "piece" / "blacklist.bed.gz.log").read_text()
+    assert "UNVERIFIED download" in log and f"sha256: {sha256}" in log

@@ -153,13 +153,19 @@ def tss_from_gtf(path: PathLike) -> Sites:
 
 
 def tss_from_bed(path: PathLike) -> Sites:
-    """TSSs from an EPDnew-style BED6+: thickStart where it marks 1 bp, else the 5' end on the strand."""
+    """TSSs from an EPDnew-style BED6+ (tab- or, as EPDnew ships it, space-separated).
+
+    The TSS is the 5' end (on the strand) of the thick part where thickStart/thickEnd
+    mark a part of the interval (EPDnew: thin = 49 bp upstream, thick = TSS to +10),
+    else the 5' end of the interval.
+    """
     chrom, pos, strand, name = [], [], [], []
     with open_text(path) as handle:
         for line_no, line in enumerate(handle, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
-            fields = line.rstrip("\r\n").split("\t")
+            line = line.rstrip("\r\n")
+            fields = line.split("\t") if "\t" in line else line.split()
             if len(fields) < 6:
                 raise InputError(path, f"a TSS BED needs 6 columns (with strand), got {len(fields)}", line=line_no)
             try:
@@ -173,8 +179,8 @@ def tss_from_bed(path: PathLike) -> Sites:
             tss = start if fields[5] == "+" else end - 1
             if len(fields) >= 8 and fields[6].isdigit() and fields[7].isdigit():
                 thick_start, thick_end = int(fields[6]), int(fields[7])
-                if thick_end - thick_start == 1 and start <= thick_start < end:
-                    tss = thick_start
+                if start <= thick_start < thick_end <= end and (thick_start, thick_end) != (start, end):
+                    tss = thick_start if fields[5] == "+" else thick_end - 1
             chrom.append(fields[0])
             pos.append(tss)
             strand.append(fields[5])

@@ -6,6 +6,7 @@ yaml), because it runs in whatever Python runs Snakemake.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ SOURCE_KEYS = ("path", "url", "simulated")
 TASK_SOURCE_KEYS = ("path", "url", "simulated", "encode")
 ENCODE_URL = "https://www.encodeproject.org/files/{accession}/@@download/{accession}.bed.gz"
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta"}
+
+#: Snakemake's own logger, so the start-up warnings appear among Snakemake's messages.
+log = logging.getLogger("snakemake.logging")
 
 
 def _dotted(path) -> str:
@@ -66,6 +70,11 @@ def validate_config(config: dict, schema_path: str | Path, config_files: list[st
     problems = list(semantic_problems(config))
     if problems:
         raise ConfigError(problems, config_files)
+    for key, url, target in unverified_downloads(config):
+        log.warning(
+            f"WARNING: {key}: unverified download (unverified: true, no checksum): {url} -> {target}. "
+            f"Its sha256 will be written to {target}.sha256; pin it in the config as sha256: <digest>."
+        )
 
 
 def _source_problems(
@@ -76,8 +85,14 @@ def _source_problems(
         yield f"{key}: give exactly one of {', '.join(keys)} (found: {', '.join(given) or 'none'})"
         return
     kind = given[0]
-    if kind in ("url", "encode") and not (spec.get("md5") or spec.get("sha256")):
-        yield f"{key}.{kind}: downloads must be checksummed: add md5: or sha256:"
+    checksummed = bool(spec.get("md5") or spec.get("sha256"))
+    if kind in ("url", "encode") and not checksummed and not spec.get("unverified"):
+        yield (f"{key}.{kind}: downloads must be checksummed: add md5: or sha256: "
+               "(or, if no published checksum exists, unverified: true)")
+    if spec.get("unverified") and checksummed:
+        yield f"{key}.unverified: give either a checksum (md5/sha256) or unverified: true, not both"
+    if spec.get("unverified") and kind not in ("url", "encode"):
+        yield f"{key}.unverified: only for downloads (url or encode), not {kind}"
     if kind == "path" and not Path(spec["path"]).is_file():
         yield f"{key}.path: file not found: {spec['path']}"
     if kind == "simulated":
@@ -96,6 +111,8 @@ def semantic_problems(config: dict) -> Iterator[str]:
         yield f"genome: give exactly one of path, url or simulate (found: {', '.join(given) or 'none'})"
     elif given[0] != "simulate":
         yield from _source_problems(genome, "genome", simulated=False)
+    elif genome.get("unverified"):
+        yield "genome.unverified: only for downloads (url), not simulate"
     simulated = "simulate" in genome
     if simulated:
         names = [tf["name"] for tf in genome["simulate"]["tfs"]]
@@ -191,6 +208,21 @@ def table_format(name: str) -> str | None:
     return TABLE_SUFFIXES.get(suffixes[-1].lower()) if suffixes else None
 
 
+def unverified_downloads(config: dict) -> list[tuple[str, str, str]]:
+    """Downloads marked ``unverified: true``, as (config key, url, local file) for the start-up warning."""
+    genome = config["genome"]
+    found = []
+    for key, spec, name in (("genome", genome, "genome.fa.gz"),
+                            ("genome.blacklist", genome.get("blacklist") or {}, "blacklist.bed.gz")):
+        if spec.get("unverified") and "url" in spec:
+            found.append((key, spec["url"], source_file(spec, genome["name"], name)))
+    for (task, role), spec in task_sources(config).items():
+        if spec.get("unverified") and ("url" in spec or "encode" in spec):
+            key = f"tasks.{task}.{role}".replace(".table_", ".files.")
+            found.append((key, resolve_download(spec)["url"], task_source_file(config, task, role)))
+    return found
+
+
 def task_sources(config: dict) -> dict[tuple[str, str], dict]:
     """Every input file a task reads, as (task, role) -> source mapping; roles name the rule's inputs."""
     sources: dict[tuple[str, str], dict] = {}
@@ -207,7 +239,7 @@ def resolve_download(spec: dict) -> dict:
     """A source as the download rule takes it: ENCODE accessions become their download url."""
     if "encode" in spec:
         resolved = {"url": ENCODE_URL.format(accession=spec["encode"])}
-        resolved.update({k: spec[k] for k in ("md5", "sha256") if k in spec})
+        resolved.update({k: spec[k] for k in ("md5", "sha256", "unverified") if k in spec})
         return resolved
     return spec
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .io import PathLike, atomic_path
+from .io import PathLike, atomic_path, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ def fetch(
 
     Transient failures (network errors, truncated transfers) are retried with
     exponential back-off. A checksum mismatch is not retried. On failure no file
-    is left at ``dest``.
+    is left at ``dest``. Without a checksum (an ``unverified: true`` source) the
+    sha256 computed while downloading is logged and written to ``<dest>.sha256``
+    (``sha256sum`` format) so that it can be pinned in the config.
     """
     dest = Path(dest)
     algorithm = checksum.algorithm if checksum else "sha256"
@@ -110,7 +112,21 @@ def fetch(
             raise DownloadError(
                 f"{url}: {checksum.algorithm} mismatch: expected {checksum.hexdigest}, got {actual}"
             )
-        if checksum is None:
-            log.warning("%s: no checksum configured; sha256 is %s", url, actual)
         log.info("downloaded %s -> %s (%s %s)", url, dest, algorithm, actual)
+    if checksum is None:
+        record = write_sha256(dest, actual)
+        log.warning(
+            "%s: UNVERIFIED download (no checksum in the config): sha256 %s, written to %s. "
+            "Check it against the provider if you can, then pin it: add `sha256: %s` to this source in your config.",
+            url, actual, record, actual,
+        )
     return dest
+
+
+def write_sha256(path: PathLike, hexdigest: str) -> Path:
+    """Write ``<path>.sha256`` in ``sha256sum`` format (``<digest>  <name>``); return its path."""
+    path = Path(path)
+    record = path.with_name(path.name + ".sha256")
+    with atomic_write(record) as handle:
+        handle.write(f"{hexdigest}  {path.name}\n")
+    return record
