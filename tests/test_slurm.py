@@ -241,6 +241,7 @@ def gpu_jobs(tmp_path_factory):
     config = yaml.safe_load(TINY.read_text())
     config.setdefault("pretrain", {})["gpus"] = 2
     config.setdefault("finetune", {})["gpus"] = 1
+    config.setdefault("interpret", {})["gpus"] = 1
     configfile = root / "gpu.yaml"
     configfile.write_text(yaml.safe_dump(config))
     result = snakemake(root, "-n", "--workflow-profile", str(PROFILE), "--configfile", str(configfile))
@@ -267,7 +268,7 @@ def test_gpu_rules_ask_for_gpus(gpu_jobs):
     gpu_rules = {
         job["rule"] for job in jobs if isinstance(job["resources"].get("gpu"), int) and job["resources"]["gpu"] > 0
     }
-    assert {"pretrain_mlm", "finetune_seed"} <= gpu_rules
+    assert {"pretrain_mlm", "finetune_seed", "interpret_attention", "interpret_ism"} <= gpu_rules
     missing = gpu_rules - set(profiled)
     assert not missing, f"GPU rules without set-resources in profiles/slurm: {sorted(missing)}"
     # CPU rules ask for no GPU.

@@ -1,0 +1,15 @@
+"""Snakemake glue: was every motif planted in the simulated genome recovered?"""
+
+from pathlib import Path
+
+from _glue import run
+
+from dnabert.interpret import recovery
+
+
+def main() -> None:
+    tomtom = {Path(path).parent.name: path for path in snakemake.input}
+    recovery(snakemake.params.planted, tomtom, snakemake.params.qvalue, snakemake.output[0])
+
+
+run(snakemake, main)
