@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--motif-scores", choices=("attention", "attribution"), default="attention",
+                        help="per-base scores motifs are found from (interpret.motif_scores)")
+    parser.add_argument("--model", type=Path, help="an already fine-tuned model directory: skip fine-tuning")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.fasta.is_file():
@@ -76,11 +79,15 @@ def main(argv: list[str] | None = None) -> int:
                                                           heads=max(1, args.hidden // 32),
                                                           intermediate=4 * args.hidden, attention_dropout=0.0))  # fmt: skip
     run = args.out / "finetune"
-    metrics = finetune(settings, data, RunOutputs.under(run), k=args.kmer, seed=args.seed, task="ctcf_gm12878",
-                       device="cpu", threads=args.threads, progress=False)  # fmt: skip
+    if args.model:
+        run = args.model.parent
+        metrics = json.loads((run / "metrics.json").read_text())
+    else:
+        metrics = finetune(settings, data, RunOutputs.under(run), k=args.kmer, seed=args.seed, task="ctcf_gm12878",
+                           device="cpu", threads=args.threads, progress=False)  # fmt: skip
     trained = time.perf_counter()
 
-    interpret = InterpretSettings.from_config({"attribution": {"sequences": 50}})
+    interpret = InterpretSettings.from_config({"attribution": {"sequences": 50}, "motif_scores": args.motif_scores})
     scores = args.out / "interpret" / "attention" / "scores.npz"
     score_task(run / "model", data, interpret, scores_out=scores, agreement_out=scores.with_name("agreement.tsv"),
                heatmap_out=scores.with_name("heatmap.png"), profile_out=scores.with_name("profile.png"),
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     top = best.iloc[0] if len(best) else None
     summary = {
         "cpu": cpu_model(),
+        "motif_scores": args.motif_scores,
         "test_auroc": metrics["test"]["auroc"],
         "test_mcc": metrics["test"]["mcc"],
         "motifs": len(result.motifs),

@@ -123,8 +123,11 @@ def test_scored_set_round_trips_without_pickle(tmp_path, model):
     scored = ScoredSet(sequences, np.array([1, 1, 1, 0, 0, 0]), np.linspace(0, 1, 6), scores,
                        [f"s{i}" for i in range(6)], ["chr1"] * 6, np.arange(6) * 100, ["+"] * 6,
                        ["test"] * 6)  # fmt: skip
+    scored.attribution = integrated_gradients(model, [sequences[2], sequences[0]], K, steps=4)
+    scored.attribution_rows = np.array([2, 0])
     scored.save(tmp_path / "scores.npz")
     back = ScoredSet.load(tmp_path / "scores.npz")
+    assert list(back.attribution_rows) == [2, 0] and np.allclose(back.attribution[1], scored.attribution[1])
     assert back.sequences == sequences and back.names == scored.names and back.chrom == ["chr1"] * 6
     assert np.allclose(back.attention.values, scores.values) and list(back.start) == list(scored.start)
     sub = back.subset(np.array([4, 0]))

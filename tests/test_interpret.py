@@ -16,6 +16,7 @@ from dnabert.interpret import (
     InterpretSettings,
     compare_task,
     discover_task,
+    positive_and_negative,
     read_sequences,
     recovery,
     score_task,
@@ -128,3 +129,20 @@ def test_tomtom_finds_the_planted_motif_and_recovery_says_so(planted):
                      folder / "recovery.tsv")  # fmt: skip
     assert found.set_index("task")["recovered"].to_dict() == {"ctcf": True, "rest": False}
     assert pd.read_csv(folder / "recovery.tsv", sep="\t")["recovered"].tolist() == [True, False]
+
+
+def test_motifs_can_come_from_integrated_gradients(splits, model_dir, tmp_path):
+    settings = InterpretSettings.from_config({"motif_scores": "attribution", "attribution": {"sequences": 3, "steps": 2}})
+    out = {name: tmp_path / name for name in ("scores.npz", "agreement.tsv", "heatmap.png", "profile.png")}
+    score_task(model_dir, {"dev": splits["dev"]}, settings, scores_out=out["scores.npz"],
+               agreement_out=out["agreement.tsv"], heatmap_out=out["heatmap.png"], profile_out=out["profile.png"],
+               threads=1)  # fmt: skip
+    scored = ScoredSet.load(out["scores.npz"])
+    positives = np.flatnonzero(scored.labels > 0)
+    assert sorted(scored.attribution_rows) == list(positives)  # every positive, not only the top 3
+    assert len(pd.read_csv(out["agreement.tsv"], sep="\t")) == 3
+    pos, neg, values, rows = positive_and_negative(scored, "attribution")
+    assert list(rows) == list(scored.attribution_rows) and all((v >= 0).all() for v in values)
+    assert len(neg) == int((scored.labels == 0).sum())
+    with pytest.raises(InputError, match="interpret.motif_scores"):
+        InterpretSettings.from_config({"motif_scores": "saliency"})

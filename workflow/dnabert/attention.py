@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -276,6 +277,20 @@ def agreement(attention: BaseScores, attribution: BaseScores) -> np.ndarray:
 # --------------------------------------------------------------------------- storage
 
 
+def write_npz(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """A compressed ``.npz`` that ``np.load`` reads, byte-identical for identical arrays.
+
+    ``np.savez_compressed`` stamps every member with the current time; here the
+    members carry a fixed (1980-01-01) timestamp instead.
+    """
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
 @dataclass
 class ScoredSet:
     """Sequences with their labels, model probability and per-base attention, saved as one ``.npz``.
@@ -292,12 +307,17 @@ class ScoredSet:
     start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     strand: list[str] = field(default_factory=list)
     split: list[str] = field(default_factory=list)
+    #: Integrated gradients of some rows (``attribution_rows``, in that order), if computed.
+    attribution: BaseScores = field(default_factory=lambda: BaseScores.from_list([]))
+    attribution_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         n = len(self.sequences)
         if not self.chrom:
             self.chrom, self.strand, self.split = [""] * n, ["."] * n, [""] * n
             self.start = np.full(n, -1, np.int64)
+        if len(self.attribution) != len(self.attribution_rows):
+            raise ValueError(f"{len(self.attribution)} attributions for {len(self.attribution_rows)} rows")
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -317,10 +337,12 @@ class ScoredSet:
             "start": np.asarray(self.start, np.int64),
             "strand": np.array(self.strand, dtype=str),
             "split": np.array(self.split, dtype=str),
+            "attribution": self.attribution.values,
+            "attribution_offsets": self.attribution.offsets,
+            "attribution_rows": np.asarray(self.attribution_rows, np.int64),
         }
         with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, **arrays)
+            write_npz(tmp, arrays)
 
     @classmethod
     def load(cls, path: PathLike) -> ScoredSet:
@@ -334,11 +356,12 @@ class ScoredSet:
             sequences = [text[offsets[i] : offsets[i + 1]] for i in range(offsets.size - 1)]
             return cls(sequences, data["labels"], data["probability"],
                        BaseScores(data["attention"], data["attention_offsets"]), data["names"].tolist(),
-                       data["chrom"].tolist(), data["start"], data["strand"].tolist(),
-                       data["split"].tolist())  # fmt: skip
+                       data["chrom"].tolist(), data["start"], data["strand"].tolist(), data["split"].tolist(),
+                       BaseScores(data["attribution"], data["attribution_offsets"]),
+                       data["attribution_rows"])  # fmt: skip
 
     def subset(self, rows: np.ndarray) -> ScoredSet:
-        """The rows ``rows`` of the set, in that order."""
+        """The rows ``rows`` of the set, in that order (without attributions)."""
         rows = np.asarray(rows, dtype=np.int64)
         pick = lambda values: [values[int(i)] for i in rows]  # noqa: E731
         return ScoredSet(pick(self.sequences), self.labels[rows], self.probability[rows],

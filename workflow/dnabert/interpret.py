@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .attention import ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
+from .attention import BaseScores, ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
 from .finetune import autocast_for, predict_sequences, resolve_device
 from .io import InputError, PathLike, atomic_write
 from .motifs import (
@@ -47,7 +47,8 @@ from .predict import load_classifier
 
 log = logging.getLogger(__name__)
 
-DATASET_COLUMNS = ("sequence", "label", "chrom", "start", "strand", "name")
+#: Per-base scores motifs can be discovered from: DNABERT's attention, or |integrated gradients|.
+MOTIF_SCORES = ("attention", "attribution")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,13 @@ class InterpretSettings:
     motifs: Mapping[str, Any] = field(default_factory=dict)
     jaspar: Mapping[str, Any] = field(default_factory=dict)
     qvalue: float = 0.05
+    motif_scores: str = "attention"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.motif_scores not in MOTIF_SCORES:
+            raise InputError(None, f"must be one of {', '.join(MOTIF_SCORES)}, got {self.motif_scores!r}",
+                             field="interpret.motif_scores")  # fmt: skip
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], seed: int = 0) -> InterpretSettings:
@@ -84,6 +91,7 @@ class InterpretSettings:
             motifs=dict(section.get("motifs", {})),
             jaspar=dict(section.get("jaspar", {})),
             qvalue=float(section.get("qvalue", cls.qvalue)),
+            motif_scores=str(section.get("motif_scores", cls.motif_scores)),
             seed=seed,
         )
 
@@ -164,13 +172,19 @@ def score_task(
     scored = ScoredSet(sequences, labels, positive_probability(probs).astype(np.float32), attention,
                        rows["name"].tolist(), rows["chrom"].tolist(), rows["start"].to_numpy(),
                        rows["strand"].tolist(), rows["split"].tolist())  # fmt: skip
-    scored.save(scores_out)
-
     positives = np.flatnonzero(labels > 0)
-    top = positives[np.argsort(-scored.probability[positives], kind="stable")][: settings.attribution_sequences]
-    attribution = integrated_gradients(model, [sequences[i] for i in top], k, steps=settings.attribution_steps,
-                                       batch_size=max(1, settings.batch_size // 4), device=torch_device,
-                                       progress=True) if top.size else None  # fmt: skip
+    ranked = positives[np.argsort(-scored.probability[positives], kind="stable")]
+    # Integrated gradients of the top positives (of every positive when motifs come from them).
+    rows = ranked if settings.motif_scores == "attribution" else ranked[: settings.attribution_sequences]
+    if rows.size:
+        scored.attribution = integrated_gradients(model, [sequences[i] for i in rows], k,
+                                                  steps=settings.attribution_steps,
+                                                  batch_size=max(1, settings.batch_size // 4), device=torch_device,
+                                                  progress=True)  # fmt: skip
+        scored.attribution_rows = rows
+    scored.save(scores_out)
+    top = rows[: settings.attribution_sequences]
+    attribution = BaseScores.from_list([scored.attribution[i] for i in range(top.size)]) if top.size else None
     write_agreement(scored, top, attribution, agreement_out)
     label = f"{task}: " if task else ""
     plot_heatmap(scored, heatmap_out, top=settings.heatmap_sequences,
@@ -196,12 +210,24 @@ def write_agreement(scored: ScoredSet, rows: np.ndarray, attribution, path: Path
                  len(rows), float(np.nanmedian(rho)))  # fmt: skip
 
 
-def positive_and_negative(scored: ScoredSet) -> tuple[list[str], list[str], list[np.ndarray], np.ndarray]:
-    """Positive sequences, negative sequences, the positives' attention, and the positives' rows."""
-    positives = np.flatnonzero(scored.labels > 0)
+def positive_and_negative(scored: ScoredSet, scores: str = "attention"
+                          ) -> tuple[list[str], list[str], list[np.ndarray], np.ndarray]:  # fmt: skip
+    """Positive sequences, negative sequences, the positives' per-base scores, and the positives' rows.
+
+    ``scores``: ``attention``, or ``attribution`` (|integrated gradients|; positives without them are left out).
+    """
     negatives = np.flatnonzero(scored.labels == 0)
-    return ([scored.sequences[i] for i in positives], [scored.sequences[i] for i in negatives],
-            [scored.attention[int(i)] for i in positives], positives)  # fmt: skip
+    if scores == "attribution":
+        positives = np.asarray(scored.attribution_rows, dtype=np.int64)
+        values = [np.abs(scored.attribution[i]) for i in range(positives.size)]
+        if positives.size < int((scored.labels > 0).sum()):
+            log.warning("integrated gradients cover %d of %d positives; motifs come from those",
+                        positives.size, int((scored.labels > 0).sum()))  # fmt: skip
+    else:
+        positives = np.flatnonzero(scored.labels > 0)
+        values = [scored.attention[int(i)] for i in positives]
+    return ([scored.sequences[i] for i in positives], [scored.sequences[i] for i in negatives], values,
+            positives)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- 2. motifs
@@ -219,7 +245,9 @@ def discover_task(
 ) -> MotifResult:
     """DNABERT's motif discovery on a scored set: positives' attention against the negatives."""
     scored = ScoredSet.load(scores)
-    pos_seqs, neg_seqs, pos_scores, rows = positive_and_negative(scored)
+    pos_seqs, neg_seqs, pos_scores, rows = positive_and_negative(scored, settings.motif_scores)
+    log.info("motifs from %s", "DNABERT's attention" if settings.motif_scores == "attention"
+             else "|integrated gradients|")  # fmt: skip
     result = discover(pos_seqs, neg_seqs, pos_scores, MotifSettings(**settings.motifs))
     log.info("motif discovery: %s", ", ".join(f"{key} {value}" for key, value in result.stats.items()))
     write_meme(result.motifs, meme_out, background=result.background)
