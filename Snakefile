@@ -20,9 +20,16 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/interpret.smk"
+include: "workflow/rules/report.smk"
+
+
+# The landing page of `snakemake --report` (results/report.html).
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        report_targets(),

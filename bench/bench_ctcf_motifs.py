@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--attention-layer", type=int, default=-1,
+                        help="encoder layer whose [CLS] attention is used (-1: the last, DNABERT's choice)")
+    parser.add_argument("--attention-heads", type=int, nargs="+", default=None,
+                        help="heads to sum (default: all)")
+    parser.add_argument("--ctcf-matrices", nargs="+", default=["MA0139"],
+                        help="JASPAR matrix ids (prefixes) that count as CTCF for ctcf_is_top_match "
+                             "(JASPAR 2024 also has the CTCF matrices MA1929 and MA1930)")
     parser.add_argument("--motif-scores", choices=("attention", "attribution"), default="attention",
                         help="per-base scores motifs are found from (interpret.motif_scores)")
     parser.add_argument("--model", type=Path, help="an already fine-tuned model directory: skip fine-tuning")
@@ -87,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                            device="cpu", threads=args.threads, progress=False)  # fmt: skip
     trained = time.perf_counter()
 
-    interpret = InterpretSettings.from_config({"attribution": {"sequences": 50}, "motif_scores": args.motif_scores})
+    interpret = InterpretSettings.from_config({"attribution": {"sequences": 50}, "motif_scores": args.motif_scores,
+                                               "attention": {"layer": args.attention_layer,
+                                                             "heads": args.attention_heads}})
     scores = args.out / "interpret" / "attention" / "scores.npz"
     score_task(run / "model", data, interpret, scores_out=scores, agreement_out=scores.with_name("agreement.tsv"),
                heatmap_out=scores.with_name("heatmap.png"), profile_out=scores.with_name("profile.png"),
@@ -112,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             "motif": top["query"], "consensus": top["query_consensus"], "match": top["target_id"],
             "name": top["target_name"], "qvalue": float(top["qvalue"]),
             "instances": int(result.motifs[0].n_instances)},
-        "ctcf_is_top_match": bool(top is not None and str(top["target_id"]).startswith("MA0139")
+        "ctcf_is_top_match": bool(top is not None and str(top["target_id"]).startswith(tuple(args.ctcf_matrices))
                                   and top["qvalue"] < interpret.qvalue),
         "finetune_seconds": round(trained - started, 1),
         "interpret_seconds": round(finished - trained, 1),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+TINY = str(REPO / "tests" / "config" / "tiny.yaml")
 
 
 def shared_file(relative: str) -> Path:
@@ -36,6 +38,30 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True):
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     return result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The tiny DAG (tests/config/tiny.yaml), report included, run in a fresh directory.
+
+    Session-scoped, so test_workflow.py and test_report.py share one run.
+    """
+    workdir = tmp_path_factory.mktemp("first")
+    run_snakemake(workdir, "--cores", "2", "--configfile", TINY)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tiny_run, tmp_path_factory) -> list[Path]:
+    """The tiny DAG run twice in two fresh directories (the first is `tiny_run`), to compare them.
+
+    The second run leaves out the report's rules (workflow/rules/report.smk): the report holds
+    run times and dates, so it is not compared, and test_report.py checks the first run's.
+    """
+    report_rules = re.findall(r"^rule (\w+):", (REPO / "workflow" / "rules" / "report.smk").read_text(), flags=re.M)
+    workdir = tmp_path_factory.mktemp("second")
+    run_snakemake(workdir, "--cores", "2", "--configfile", TINY, "--omit-from", *report_rules)
+    return [tiny_run, workdir]
 
 
 def job_counts(dry_run_output: str) -> dict[str, int]:

@@ -36,37 +36,7 @@ def test_default_dry_run_lists_the_dag(tmp_path):
     assert counts["simulate_genome"] == 1 and counts["prepare_genome"] == 1 and counts["prepare_blacklist"] == 1
 
 
-def test_hg38_dry_run_works_offline(tmp_path):
-    result = run_snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "hg38.yaml"))
-    counts = job_counts(result.stdout)
-    assert counts == {"download": 2, "prepare_genome": 1, "prepare_blacklist": 1, "build_corpus": 1, "pretrain_mlm": 1,
-                      "all": 1}
-    assert "simulate_genome" not in result.stdout
-
-
-def test_hg38_encode_task_dry_run(tmp_path):
-    """An ENCODE accession becomes a download job feeding the task's dataset and QC jobs."""
-    config = yaml.safe_load((REPO / "config" / "hg38.yaml").read_text())
-    config["tasks"] = {"nrf1": {"type": "peaks", "peaks": {"encode": "ENCFF407IVS", "md5": "0" * 32}}}
-    (tmp_path / "nrf1.yaml").write_text(yaml.safe_dump(config))
-    result = run_snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "nrf1.yaml"))
-    counts = job_counts(result.stdout)
-    base = job_counts(run_snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "hg38.yaml")).stdout)
-    # One more download and the task's own jobs (later stages may add jobs per task too).
-    assert counts["download"] == base["download"] + 1 and counts["task_dataset"] == counts["dataset_qc"] == 1
-    assert all(counts[rule] >= n for rule, n in base.items()) and "task_dataset" not in base
-    assert "resources/download/hg38/task.nrf1.peaks.ENCFF407IVS.bed.gz" in result.stdout
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
-    """The tiny DAG run twice in two fresh directories."""
-    runs = []
-    for name in ("first", "second"):
-        workdir = tmp_path_factory.mktemp(name)
-        run_snakemake(workdir, "--cores", "2", "--configfile", TINY)
-        runs.append(workdir)
-    return runs
+# Dry runs of the real-scale configs (hg38, mm10): tests/test_realscale_configs.py.
 
 
 def test_tiny_run_writes_genome_and_simulated_inputs(tiny_runs):

@@ -577,27 +577,42 @@ def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, 
 
 
 def plot_gc(frame: pd.DataFrame, task: str, path: PathLike) -> None:
-    """GC content of positives against each negative type (and counts per split), as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """GC content and length of positives against each negative type, and counts per split, as PNG."""
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, (ax_gc, ax_n) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    from .plots import figure, save
+
+    fig, (ax_gc, ax_len, ax_n) = figure(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [2, 1.3, 1.3]},
+                                        constrained_layout=True)  # fmt: skip
     order = sorted(frame["source"].unique(), key=lambda s: (frame.loc[frame["source"] == s, "label"].iloc[0] == 0, s))
-    palette = dict(zip(order, sns.color_palette(n_colors=len(order))))
+    palette = dict(zip(order, sns.color_palette("colorblind", n_colors=len(order))))
     # A kernel density estimate: histograms of k/width fractions alias into uneven bins.
     varied = [s for s in order if frame.loc[frame["source"] == s, "gc"].nunique() > 1]
     sns.kdeplot(data=frame[frame["source"].isin(varied)], x="gc", hue="source", hue_order=varied,
                 common_norm=False, cut=0, bw_adjust=1.2, palette=palette, ax=ax_gc, warn_singular=False)
-    ax_gc.set(xlabel="GC content", ylabel="density", title=f"{task}: GC content by source", xlim=(0, 1))
+    ax_gc.set(xlabel="GC content (fraction of bases)", ylabel="density", title=f"{task}: GC content by source",
+              xlim=(0, 1))  # fmt: skip
+    if ax_gc.get_legend() is not None:
+        ax_gc.get_legend().set_title("source (positives first)")
+    # Length range (line), quartiles (thick) and median (dot) per source: most tasks have one fixed length.
+    lengths = frame.groupby("source")["length"].describe()
+    for y, source in enumerate(order):
+        row = lengths.loc[source]
+        colour = palette[source]
+        ax_len.hlines(y, row["min"], row["max"], color=colour, lw=1.5)
+        ax_len.hlines(y, row["25%"], row["75%"], color=colour, lw=6)
+        ax_len.plot(row["50%"], y, "o", color=colour, mec="white", ms=7)
+        text = f"{row['min']:,.0f} bp" if row["min"] == row["max"] else f"{row['min']:,.0f}-{row['max']:,.0f} bp"
+        ax_len.annotate(text, (row["max"], y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    low, high = float(frame["length"].min()), float(frame["length"].max())
+    pad = max(0.15 * (high - low), 0.1 * high, 1.0)
+    ax_len.set_xlim(max(0.0, low - pad), high + 2 * pad)
+    ax_len.set_yticks(range(len(order)), order)
+    ax_len.set_ylim(len(order) - 0.5, -0.5)
+    ax_len.set(xlabel="sequence length (bp)", ylabel="", title="length by source (median, quartiles, range)")
     sns.countplot(data=frame, x="split", hue="source", hue_order=order, order=list(SPLITS), palette=palette,
                   ax=ax_n)
     ax_n.set(xlabel="split", ylabel="sequences", title="sequences per split")
     if ax_n.get_legend() is not None:
         ax_n.get_legend().remove()
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save(fig, path)

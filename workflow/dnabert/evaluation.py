@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import InputError, PathLike, atomic_path, atomic_write, open_text
+from .io import InputError, PathLike, atomic_write, open_text
 from .metrics import SCALAR_METRICS, aggregate, classification_metrics, cross_entropy
 
 log = logging.getLogger(__name__)
@@ -209,30 +209,27 @@ def write_table(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def plot_table(path: PathLike, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("mcc", "auroc")) -> None:
     """Grouped bars (mean ± sd over seeds) of each model per task, one panel per metric, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import PALETTE, figure, save
 
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     models = list(dict.fromkeys(row["model"] for row in rows))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(5.0, 1.2 * len(tasks) * len(metrics) + 3), 3.8),
-                             squeeze=False, constrained_layout=True)  # fmt: skip
+    fig, axes = figure(1, len(metrics), figsize=(max(5.0, 1.2 * len(tasks) * len(metrics) + 3), 3.8),
+                       squeeze=False, constrained_layout=True)  # fmt: skip
     width = 0.8 / max(len(models), 1)
     lookup = {(row["task"], row["model"]): row for row in rows}
+    colours = {model: PALETTE.get("bert" if model.startswith(("dnabert", "bert")) else model) for model in models}
     for ax, metric in zip(axes[0], metrics):
         for i, model in enumerate(models):
             x = np.arange(len(tasks)) + (i - (len(models) - 1) / 2) * width
             values = [lookup.get((task, model), {}).get(f"{metric}_mean") for task in tasks]
             errors = [lookup.get((task, model), {}).get(f"{metric}_sd") for task in tasks]
-            ax.bar(x, [np.nan if v is None else v for v in values], width,
+            ax.bar(x, [np.nan if v is None else v for v in values], width, color=colours[model],
                    yerr=[0 if e is None else e for e in errors], capsize=2, label=model)  # fmt: skip
         ax.set_xticks(np.arange(len(tasks)), tasks, rotation=30, ha="right")
-        ax.set_ylabel(f"test {metric.upper()}")
+        ax.set_xlabel("task")
+        ax.set_ylabel(f"test {metric.upper()} (mean ± sd over seeds)")
         ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.0)
         ax.axhline(0.5 if metric == "auroc" else 0.0, color="grey", lw=0.8, ls="--")
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="lower right")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+        ax.set_title(f"{metric.upper()} (dashed: chance)")
+    axes[0][-1].legend(title="model", fontsize=8, loc="lower right")
+    save(fig, path)

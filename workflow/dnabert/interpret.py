@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,8 +273,13 @@ def discover_task(
 
 
 def compare_task(meme: PathLike, settings: InterpretSettings, *, tomtom_out: PathLike, figure_out: PathLike,
-                 task: str = "", top: int = 6, threads: int | None = None) -> pd.DataFrame:  # fmt: skip
-    """TOMTOM of a task's motifs against JASPAR; one figure of the top motifs beside their best matches."""
+                 summary: PathLike | None = None, page_out: PathLike | None = None, task: str = "", top: int = 6,
+                 threads: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """TOMTOM of a task's motifs against JASPAR; one figure of the top motifs beside their best matches.
+
+    With ``summary`` (``motifs.tsv``) and ``page_out``, also an HTML table of every motif
+    with its best match, for the report.
+    """
     motifs = [MotifMatrix(motif_id, "", probs) for motif_id, probs in read_meme(meme).items()]
     targets = jaspar_motifs(**settings.jaspar)
     table = tomtom_matches(motifs, targets, n_best=5, threads=threads)
@@ -284,7 +290,29 @@ def compare_task(meme: PathLike, settings: InterpretSettings, *, tomtom_out: Pat
                  row.target_name, row.qvalue)  # fmt: skip
     plot_matches(motifs[:top], table, targets, figure_out, qvalue=settings.qvalue,
                  title=f"{task}: discovered motifs and their best JASPAR match" if task else "")  # fmt: skip
+    if summary is not None and page_out is not None:
+        write_motif_page(summary, best, settings, page_out, task)
     return table
+
+
+def write_motif_page(summary: PathLike, best: pd.DataFrame, settings: InterpretSettings, path: PathLike,
+                     task: str = "") -> None:  # fmt: skip
+    """An HTML table for the report: every discovered motif with its statistics and best JASPAR match."""
+    from .report import tsv_html, write_html
+
+    motifs = pd.read_csv(summary, sep="\t")
+    matches = best.rename(columns={"query": "motif", "target_id": "best_match", "target_name": "factor",
+                                   "qvalue": "match_qvalue"})[["motif", "best_match", "factor", "match_qvalue"]]  # fmt: skip
+    table = motifs.merge(matches, on="motif", how="left")
+    table["significant"] = table["match_qvalue"] < settings.qvalue
+    with tempfile.TemporaryDirectory() as folder:
+        tsv = Path(folder) / "motifs.tsv"
+        table.drop(columns=["seed", "merged"], errors="ignore").to_csv(tsv, sep="\t", index=False,
+                                                                      float_format="%.3g")  # fmt: skip
+        intro = (f"Motifs found from {'attention' if settings.motif_scores == 'attention' else 'integrated gradients'}"
+                 f" ({len(table)}), with their best TOMTOM match in JASPAR {settings.jaspar.get('release', '')}; "
+                 f"significant: match q-value below {settings.qvalue}.")  # fmt: skip
+        write_html(path, f"{task} motifs".strip(), tsv_html(tsv, intro=intro))
 
 
 def plot_matches(motifs: Sequence[MotifMatrix], tomtom: pd.DataFrame, targets: Sequence[MotifMatrix],
@@ -331,8 +359,11 @@ def plot_matches(motifs: Sequence[MotifMatrix], tomtom: pd.DataFrame, targets: S
 
 
 def recovery(expected: Mapping[str, tuple[str, str]], tomtom_files: Mapping[str, PathLike], qvalue: float,
-             out: PathLike) -> pd.DataFrame:  # fmt: skip
-    """For each task with a planted motif (task -> (factor, JASPAR id)), whether TOMTOM found it (q < ``qvalue``)."""
+             out: PathLike, page_out: PathLike | None = None) -> pd.DataFrame:  # fmt: skip
+    """For each task with a planted motif (task -> (factor, JASPAR id)), whether TOMTOM found it (q < ``qvalue``).
+
+    Writes ``out`` (TSV) and, with ``page_out``, the same table as an HTML page for the report.
+    """
     frames = []
     for task, (factor, jaspar_id) in expected.items():
         table = pd.read_csv(tomtom_files[task], sep="\t")
@@ -342,6 +373,12 @@ def recovery(expected: Mapping[str, tuple[str, str]], tomtom_files: Mapping[str,
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["task"])
     with atomic_write(out) as handle:
         result.to_csv(handle, sep="\t", index=False, float_format="%.3g")
+    if page_out is not None:
+        from .report import tsv_html, write_html
+
+        intro = ("Every motif planted at the simulated ChIP-seq summits, and whether a motif discovered from the "
+                 f"fine-tuned model matches it in TOMTOM with q below {qvalue}.")  # fmt: skip
+        write_html(page_out, "Planted motifs recovered", tsv_html(out, intro=intro))
     for row in result.itertuples():
         log.info("%s: planted %s (%s) %s (best q = %.3g, motif %s)", row.task, row.name, row.jaspar_id,
                  "recovered" if row.recovered else "NOT recovered", row.best_qvalue, row.motif)  # fmt: skip

@@ -766,32 +766,27 @@ def write_history(path: Path, rows: list[dict]) -> None:
 
 def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float | None = None) -> None:
     """Training and held-out loss and accuracy against steps, as a PNG (with the uniform-guess loss)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import PALETTE, figure, save
 
     def series(key: str) -> tuple[list[int], list[float]]:
         points = [(row["step"], row[key]) for row in rows if row.get(key) is not None]
         return [p[0] for p in points], [p[1] for p in points]
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    panels = ((ax_loss, "loss", "masked-token cross-entropy"), (ax_acc, "accuracy", "masked-token accuracy"))
+    fig, (ax_loss, ax_acc) = figure(1, 2, figsize=(10, 4), constrained_layout=True)
+    panels = ((ax_loss, "loss", "masked-token cross-entropy (nats)"),
+              (ax_acc, "accuracy", "masked-token accuracy (fraction)"))  # fmt: skip
     for ax, metric, label in panels:
         steps, values = series(f"train_{metric}")
-        ax.plot(steps, values, lw=1.2, label="training (interval mean)")
+        ax.plot(steps, values, lw=1.2, color=PALETTE["bert"], label="training (interval mean)")
         steps, values = series(f"eval_{metric}")
-        ax.plot(steps, values, "o-", ms=4, label="held-out")
+        ax.plot(steps, values, "o-", ms=4, color=PALETTE["highlight"], label="held-out")
         if metric == "loss" and uniform_loss is not None:
             ax.axhline(uniform_loss, color="grey", ls="--", lw=1, label=r"uniform guess, $\ln 4^k$")
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 # --------------------------------------------------------------------------- training

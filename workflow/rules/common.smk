@@ -2,6 +2,7 @@
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.settings.types import DeploymentMethod
 
@@ -309,4 +310,198 @@ def all_targets():
         + dataset_targets()
         + list(pretrain_files().values())
         + benchmark_targets()
+        + interpret_targets()
     )
+
+
+# The HTML report (rules in report.smk). Categories are numbered so that the report's
+# menu, which sorts them by name, lists them in the order of the pipeline; every
+# stage's report() outputs use these names, with the task as subcategory.
+REPORT_CATEGORIES = {
+    "overview": "1. Overview",
+    "data": "2. Data",
+    "pretraining": "3. Pretraining",
+    "finetuning": "4. Fine-tuning",
+    "interpretation": "5. Interpretation",
+    "cost": "6. Cost",
+}
+REPORT_DIR = "results/report"
+
+
+def report_stage_files():
+    """The report's own tables and figures (beside the stages' report() outputs), by key."""
+    files = {
+        "overview": f"{REPORT_DIR}/overview.html",
+        "pretrain": f"{REPORT_DIR}/pretraining/metrics.html",
+        "cost_table": f"{REPORT_DIR}/cost/cost.html",
+        "cost_tsv": f"{REPORT_DIR}/cost/cost.tsv",
+        "cost_plot": f"{REPORT_DIR}/cost/cost.png",
+    }
+    if TASKS:
+        files["benchmarks"] = f"{REPORT_DIR}/finetuning/test_metrics.html"
+    for task in TASKS:
+        files[f"dataset_{task}"] = f"{REPORT_DIR}/data/{task}/dataset.html"
+        files[f"curves_{task}"] = f"{REPORT_DIR}/finetuning/{task}/roc_pr_curves.png"
+        files[f"confusion_{task}"] = (
+            f"{REPORT_DIR}/finetuning/{task}/confusion_matrices.png"
+        )
+    return files
+
+
+def report_targets():
+    """The report page and what it needs beyond all_targets()."""
+    return ["results/report.html"]
+
+
+def provenance_files():
+    """Files the overview lists with their SHA-256: the genome as read and normalised, every task input."""
+    files = {"genome (as read)": raw_genome(SimpleNamespace(genome=GENOME))}
+    files["genome (normalised)"] = genome_files()["fasta"]
+    if config["genome"]["blacklist"] is not None:
+        files["blacklist (prepared)"] = f"resources/genome/{GENOME}/blacklist.bed.gz"
+    for task, role in task_sources(config):
+        files[f"{task} {role}"] = task_source_file(config, task, role)
+    return files
+
+
+def report_prediction_inputs(wildcards):
+    """A task's test predictions: every fine-tuning seed, every baseline, and the task's metrics."""
+    task = wildcards.task
+    inputs = {
+        "finetuned": [
+            finetune_run_files(task, seed)["predictions"]
+            for seed in task_seeds(config, task)
+        ],
+        "metrics": f"results/finetune/{task}/metrics.json",
+    }
+    for name in BASELINES["models"]:
+        inputs[name] = f"results/baselines/{task}/{name}/predictions.tsv"
+    return inputs
+
+
+def benchmark_patterns():
+    """Rule name -> its benchmark: file pattern, for every rule that has one."""
+    return {rule.name: str(rule.benchmark) for rule in workflow.rules if rule.benchmark}
+
+
+# Interpretation of fine-tuned models (rules in interpret.smk).
+INTERPRET = config["interpret"]
+
+
+def interpret_tasks():
+    """Tasks to interpret: interpret.tasks, or every peaks task."""
+    if INTERPRET["tasks"] is None:
+        return [task for task, spec in TASKS.items() if spec["type"] == "peaks"]
+    unknown = [task for task in INTERPRET["tasks"] if task not in TASKS]
+    if unknown:
+        raise ConfigError(
+            [
+                f"interpret.tasks: unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS) or 'none'}"
+            ],
+            [str(f) for f in workflow.configfiles],
+        )
+    return list(INTERPRET["tasks"])
+
+
+def interpret_seed(task):
+    """The fine-tuning seed whose model is interpreted (interpret.seed or the task's first)."""
+    seeds = task_seeds(config, task)
+    seed = INTERPRET["seed"] if INTERPRET["seed"] is not None else seeds[0]
+    if seed not in seeds:
+        raise ConfigError(
+            [
+                f"interpret.seed: {seed} is not a fine-tuning seed of task {task} ({seeds})"
+            ],
+            [str(f) for f in workflow.configfiles],
+        )
+    return seed
+
+
+# The interpret: keys each step reads (so that changing one step's settings reruns only it).
+INTERPRET_STEP_KEYS = {
+    "attention": (
+        "splits",
+        "max_sequences",
+        "batch_size",
+        "attention",
+        "attribution",
+        "motif_scores",
+    ),
+    "motifs": ("motifs", "motif_scores"),
+    "tomtom": ("jaspar", "qvalue"),
+}
+
+
+def interpret_settings(step):
+    """The part of the interpret: section one step uses."""
+    return {key: INTERPRET[key] for key in INTERPRET_STEP_KEYS[step]}
+
+
+def interpret_files(task="{task}"):
+    """Outputs of a task's interpretation, by key."""
+    base = f"results/interpret/{task}"
+    files = {
+        "scores": f"{base}/attention/scores.npz",
+        "agreement": f"{base}/attention/agreement.tsv",
+        "heatmap": f"{base}/attention/heatmap.png",
+        "profile": f"{base}/attention/profile.png",
+        "meme": f"{base}/motifs.meme",
+        "summary": f"{base}/motifs.tsv",
+        "instances": f"{base}/instances.tsv",
+        "bed": f"{base}/instances.bed",
+        "logos": f"{base}/logos",
+        "tomtom": f"{base}/tomtom.tsv",
+        "page": f"{base}/motifs.html",
+        "matches": f"{base}/logos.png",
+        "ism": f"{base}/variants/ism.tsv",
+        "ism_plot": f"{base}/variants/ism.png",
+    }
+    if INTERPRET["variants"]["vcf"]:
+        files["vcf"] = f"{base}/variants/vcf.tsv"
+    return files
+
+
+def interpret_model(wildcards):
+    """The interpreted fine-tuned model directory of a task."""
+    task = wildcards.task
+    return finetune_run_files(task, interpret_seed(task))["model"]
+
+
+def interpret_inputs(wildcards):
+    """The model and the dataset splits that are scored."""
+    splits = dataset_files(wildcards.task)
+    inputs = {split: splits[split] for split in INTERPRET["splits"]}
+    inputs["model"] = interpret_model(wildcards)
+    return inputs
+
+
+def planted_motifs():
+    """Task -> (factor, JASPAR id) for peaks tasks on the simulated genome's peaks (the ground truth)."""
+    if not SIMULATE:
+        return {}
+    motif_of = {tf["name"]: tf["motif"] for tf in SIMULATE["tfs"]}
+    planted = {}
+    for task in interpret_tasks():
+        source = TASKS[task].get("peaks") or {}
+        factor = Path(str(source.get("simulated", ""))).name.split(".")[0]
+        if factor in motif_of:
+            planted[task] = (factor, motif_of[factor])
+    return planted
+
+
+def recovery_files():
+    """The planted-motif recovery table and its report page."""
+    return {
+        "table": "results/interpret/recovery.tsv",
+        "page": "results/interpret/recovery.html",
+    }
+
+
+def interpret_targets():
+    """Every interpreted task's outputs, and the planted-motif table on a simulated genome."""
+    targets = [
+        path for task in interpret_tasks() for path in interpret_files(task).values()
+    ]
+    if planted_motifs():
+        targets += list(recovery_files().values())
+    return targets

@@ -30,7 +30,7 @@ rule dataset_qc:
         plot=report(
             dataset_qc_files()["plot"],
             caption="../report/dataset_qc.rst",
-            category="Task datasets",
+            category=REPORT_CATEGORIES["data"],
             subcategory="{task}",
         ),
     log:

@@ -71,7 +71,8 @@ rule benchmark_summary:
         plot=report(
             benchmark_summary_files()["plot"],
             caption="../report/benchmarks.rst",
-            category="Benchmarks",
+            category=REPORT_CATEGORIES["finetuning"],
+            subcategory="all tasks",
         ),
     log:
         "logs/benchmark_summary.log",
@@ -88,6 +89,8 @@ rule predict:
         "results/predict/{prediction}.tsv",
     log:
         "logs/predict/{prediction}.log",
+    benchmark:
+        "benchmarks/predict/{prediction}.tsv"
     conda:
         "../../envs/finetune.yaml"
     threads: FINETUNE["threads"]

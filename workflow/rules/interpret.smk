@@ -33,7 +33,7 @@ rule interpret_attention:
     resources:
         gpu=INTERPRET["gpus"],
     params:
-        settings=INTERPRET,
+        settings=interpret_settings("attention"),
         seed=config["splits"]["seed"],
         device="cuda" if INTERPRET["gpus"] else "cpu",
     script:
@@ -56,7 +56,7 @@ rule interpret_motifs:
     conda:
         "../../envs/interpret.yaml"
     params:
-        settings=INTERPRET,
+        settings=interpret_settings("motifs"),
     script:
         "../scripts/interpret_motifs.py"
 
@@ -64,8 +64,15 @@ rule interpret_motifs:
 rule interpret_tomtom:
     input:
         meme=interpret_files()["meme"],
+        summary=interpret_files()["summary"],
     output:
         tomtom=interpret_files()["tomtom"],
+        page=report(
+            interpret_files()["page"],
+            caption="../report/motif_table.rst",
+            category=REPORT_CATEGORIES["interpretation"],
+            subcategory="{task}",
+        ),
         matches=report(
             interpret_files()["matches"],
             caption="../report/motif_matches.rst",
@@ -78,7 +85,7 @@ rule interpret_tomtom:
         "../../envs/interpret.yaml"
     threads: INTERPRET["threads"]
     params:
-        settings=INTERPRET,
+        settings=interpret_settings("tomtom"),
     script:
         "../scripts/interpret_tomtom.py"
 
@@ -87,8 +94,9 @@ rule planted_motif_recovery:
     input:
         [interpret_files(task)["tomtom"] for task in planted_motifs()],
     output:
-        report(
-            recovery_file(),
+        table=recovery_files()["table"],
+        page=report(
+            recovery_files()["page"],
             caption="../report/motif_recovery.rst",
             category=REPORT_CATEGORIES["interpretation"],
             subcategory="planted motifs",
@@ -134,9 +142,9 @@ rule interpret_ism:
 
 rule interpret_vcf:
     input:
+        **genome_files(),
         model=interpret_model,
         vcf=INTERPRET["variants"]["vcf"] or [],
-        **genome_files(),
     output:
         "results/interpret/{task}/variants/vcf.tsv",
     log:

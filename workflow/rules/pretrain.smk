@@ -14,7 +14,7 @@ rule pretrain_mlm:
         plot=report(
             pretrain_files()["plot"],
             caption="../report/pretrain_loss.rst",
-            category="Pretraining",
+            category=REPORT_CATEGORIES["pretraining"],
         ),
     log:
         "logs/pretrain_mlm.log",

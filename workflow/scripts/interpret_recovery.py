@@ -9,7 +9,13 @@ from dnabert.interpret import recovery
 
 def main() -> None:
     tomtom = {Path(path).parent.name: path for path in snakemake.input}
-    recovery(snakemake.params.planted, tomtom, snakemake.params.qvalue, snakemake.output[0])
+    recovery(
+        snakemake.params.planted,
+        tomtom,
+        snakemake.params.qvalue,
+        snakemake.output.table,
+        page_out=snakemake.output.page,
+    )
 
 
 run(snakemake, main)

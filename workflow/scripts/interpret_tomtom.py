@@ -11,6 +11,8 @@ def main() -> None:
         InterpretSettings.from_config(snakemake.params.settings),
         tomtom_out=snakemake.output.tomtom,
         figure_out=snakemake.output.matches,
+        summary=snakemake.input.summary,
+        page_out=snakemake.output.page,
         task=snakemake.wildcards.task,
         threads=snakemake.threads,
     )

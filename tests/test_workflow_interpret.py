@@ -1,0 +1,70 @@
+"""The interpretation stage inside the tiny DAG (shares the tiny runs of tests/conftest.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pysam
+import pytest
+import yaml
+
+from conftest import TINY, run_snakemake
+from dnabert.motifs import read_meme
+
+pytestmark = pytest.mark.workflow
+
+
+def test_tiny_run_interprets_the_peaks_task(tiny_runs):
+    base = tiny_runs[0] / "results" / "interpret" / "ctcf"
+    for name in ("attention/scores.npz", "attention/agreement.tsv", "attention/heatmap.png", "attention/profile.png",
+                 "motifs.meme", "motifs.tsv", "instances.tsv", "instances.bed", "tomtom.tsv", "logos.png",
+                 "variants/ism.tsv", "variants/ism.png"):  # fmt: skip
+        assert (base / name).is_file(), name
+    assert not (tiny_runs[0] / "results" / "interpret" / "prom").exists()  # only peaks tasks by default
+    read_meme(base / "motifs.meme")  # parses (it may hold no motif: the tiny model barely trains)
+    tomtom = pd.read_csv(base / "tomtom.tsv", sep="\t")
+    assert {"query", "target_id", "qvalue"} <= set(tomtom.columns)
+    ism = pd.read_csv(base / "variants" / "ism.tsv", sep="\t")
+    assert len(ism) == 3 * 101 and set(ism["alt"]) == set("ACGT")
+    recovery = pd.read_csv(tiny_runs[0] / "results" / "interpret" / "recovery.tsv", sep="\t")
+    assert recovery[["task", "name", "jaspar_id"]].values.tolist() == [["ctcf", "CTCF", "MA0139.2"]]
+
+
+def test_tiny_interpretation_is_deterministic(tiny_runs):
+    def digest(run: Path) -> dict[str, str]:
+        base = run / "results" / "interpret" / "ctcf"
+        return {name: hashlib.sha256((base / name).read_bytes()).hexdigest()
+                for name in ("attention/scores.npz", "motifs.meme", "tomtom.tsv", "variants/ism.tsv")}  # fmt: skip
+
+    assert digest(tiny_runs[0]) == digest(tiny_runs[1])
+
+
+def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):
+    run = tiny_runs[0]
+    genome = pysam.FastaFile(str(run / "resources" / "genome" / "tiny" / "genome.fa.gz"))
+    ref = genome.fetch("chrA", 50_000, 50_001).upper()
+    wrong = next(b for b in "ACGT" if b != ref)
+    alt = next(b for b in "ACGT" if b not in (ref, wrong))
+    vcf = tmp_path / "variants.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chrA\t50001\tgood\t{ref}\t{alt}\t.\t.\t.\nchrA\t50001\tbad\t{wrong}\t{alt}\t.\t.\t.\n")  # fmt: skip
+    config = yaml.safe_load(Path(TINY).read_text())
+    config["interpret"]["variants"]["vcf"] = str(vcf)
+    configfile = tmp_path / "vcf.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    target = "results/interpret/ctcf/variants/vcf.tsv"
+    result = run_snakemake(run, "--cores", "1", "--configfile", str(configfile), target)
+    assert "interpret_attention" not in result.stdout + result.stderr  # only the VCF job ran
+    table = pd.read_csv(run / target, sep="\t")
+    assert table["status"].tolist() == ["ok", "ref_mismatch"]
+    assert table.loc[0, "prob_ref"] > 0 and pd.isna(table.loc[1, "prob_ref"])
+
+    config["interpret"]["variants"]["on_mismatch"] = "error"
+    configfile.write_text(yaml.safe_dump(config))
+    (run / target).unlink()
+    failed = run_snakemake(run, "--cores", "1", "--configfile", str(configfile), target, check=False)
+    log = (run / "logs" / "interpret" / "ctcf" / "vcf.log").read_text()
+    assert failed.returncode != 0 and not (run / target).exists()
+    assert "variants.vcf:4" in log and "REF" in log and f"'{wrong}'" in log
