@@ -146,3 +146,22 @@ def test_motifs_can_come_from_integrated_gradients(splits, model_dir, tmp_path):
     assert len(neg) == int((scored.labels == 0).sum())
     with pytest.raises(InputError, match="interpret.motif_scores"):
         InterpretSettings.from_config({"motif_scores": "saliency"})
+
+
+def test_no_motif_still_gives_every_output(tmp_path):
+    """Flat attention (an untrained model): no region passes, and every file is still written."""
+    rng = np.random.default_rng(1)
+    sequences = ["".join(rng.choice(list("ACGT"), 50)) for _ in range(40)]
+    flat = BaseScores.from_list([np.full(50, 1 / np.sqrt(50)) for _ in sequences])
+    ScoredSet(sequences, np.array([1, 0] * 20), np.full(40, 0.5), flat, [f"s{i}" for i in range(40)]).save(
+        tmp_path / "scores.npz")
+    settings = InterpretSettings.from_config({})
+    result = discover_task(tmp_path / "scores.npz", settings, meme_out=tmp_path / "motifs.meme",
+                           summary_out=tmp_path / "motifs.tsv", instances_out=tmp_path / "instances.tsv",
+                           bed_out=tmp_path / "instances.bed", logos_out=tmp_path / "logos")  # fmt: skip
+    assert result.motifs == [] and read_meme(tmp_path / "motifs.meme") == {}
+    assert (tmp_path / "instances.bed").read_text() == ""  # no coordinates (a table task): empty BED
+    table = compare_task(tmp_path / "motifs.meme", settings, tomtom_out=tmp_path / "tomtom.tsv",
+                         figure_out=tmp_path / "logos.png", summary=tmp_path / "motifs.tsv",
+                         page_out=tmp_path / "motifs.html")  # fmt: skip
+    assert table.empty and (tmp_path / "logos.png").is_file() and "<table" in (tmp_path / "motifs.html").read_text()

@@ -300,8 +300,8 @@ def write_motif_page(summary: PathLike, best: pd.DataFrame, settings: InterpretS
     """An HTML table for the report: every discovered motif with its statistics and best JASPAR match."""
     from .report import tsv_html, write_html
 
-    motifs = pd.read_csv(summary, sep="\t")
-    matches = best.rename(columns={"query": "motif", "target_id": "best_match", "target_name": "factor",
+    motifs = pd.read_csv(summary, sep="\t", dtype={"motif": str, "seed": str, "consensus": str})
+    matches = best.astype({"query": str}).rename(columns={"query": "motif", "target_id": "best_match", "target_name": "factor",
                                    "qvalue": "match_qvalue"})[["motif", "best_match", "factor", "match_qvalue"]]  # fmt: skip
     table = motifs.merge(matches, on="motif", how="left")
     table["significant"] = table["match_qvalue"] < settings.qvalue
