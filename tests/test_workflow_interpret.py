@@ -55,7 +55,7 @@ def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):
     configfile = tmp_path / "vcf.yaml"
     configfile.write_text(yaml.safe_dump(config))
     target = "results/interpret/ctcf/variants/vcf.tsv"
-    result = run_snakemake(run, "--cores", "1", "--configfile", str(configfile), target)
+    result = run_snakemake(run, target, "--cores", "1", "--configfile", str(configfile))  # --configfile takes nargs
     assert "interpret_attention" not in result.stdout + result.stderr  # only the VCF job ran
     table = pd.read_csv(run / target, sep="\t")
     assert table["status"].tolist() == ["ok", "ref_mismatch"]
@@ -64,7 +64,7 @@ def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):
     config["interpret"]["variants"]["on_mismatch"] = "error"
     configfile.write_text(yaml.safe_dump(config))
     (run / target).unlink()
-    failed = run_snakemake(run, "--cores", "1", "--configfile", str(configfile), target, check=False)
+    failed = run_snakemake(run, target, "--cores", "1", "--configfile", str(configfile), check=False)
     log = (run / "logs" / "interpret" / "ctcf" / "vcf.log").read_text()
     assert failed.returncode != 0 and not (run / target).exists()
     assert "variants.vcf:4" in log and "REF" in log and f"'{wrong}'" in log
