@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .attention import BaseScores, ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
-from .finetune import autocast_for, predict_sequences, resolve_device
+from .finetune import predict_sequences
 from .io import InputError, PathLike, atomic_write
 from .motifs import (
     MotifMatrix,
@@ -44,7 +43,7 @@ from .motifs import (
     write_summary,
     write_tomtom,
 )
-from .predict import load_classifier
+from .predict import load_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +154,7 @@ def score_task(
     threads: int | None = None,
 ) -> ScoredSet:
     """Score a task's sequences with its fine-tuned model and write the attention outputs."""
-    if threads:
-        torch.set_num_threads(threads)
-    torch_device = resolve_device(device)
-    autocast, _ = autocast_for(torch_device, precision)
-    model, k = load_classifier(model_dir, torch_device)
+    model, k, torch_device, autocast = load_for_inference(model_dir, device, precision, threads)
     rows = read_sequences(split_files, settings.max_sequences, settings.seed)
     sequences = rows["sequence"].tolist()
     labels = rows["label"].to_numpy(np.int64)

@@ -25,9 +25,10 @@ batched, in eval mode and without gradients; bf16 autocast on CUDA.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,18 @@ def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForS
     return model.to(device).eval(), k
 
 
+def load_for_inference(
+    model_dir: PathLike, device: str = "auto", precision: str = "auto", threads: int | None = None
+) -> tuple[BertForSequenceClassification, int, torch.device, Callable[[], contextlib.AbstractContextManager]]:
+    """A fine-tuned classifier ready to score: ``(model, k, device, autocast)`` (threads set if given)."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch_device = resolve_device(device)
+    autocast, _ = autocast_for(torch_device, precision)
+    model, k = load_classifier(model_dir, torch_device)
+    return model, k, torch_device, autocast
+
+
 def predict_file(
     model_dir: PathLike,
     out: PathLike,
@@ -165,11 +178,7 @@ def predict_file(
         raise ValueError("give exactly one of fasta or bed")
     if bed is not None and genome is None:
         raise ValueError("BED input needs the genome FASTA")
-    if threads:
-        torch.set_num_threads(threads)
-    torch_device = resolve_device(device)
-    autocast, _ = autocast_for(torch_device, precision)
-    model, k = load_classifier(model_dir, torch_device)
+    model, k, torch_device, autocast = load_for_inference(model_dir, device, precision, threads)
     n_classes = model.config.num_labels
     records = read_fasta_records(fasta) if fasta is not None else read_bed_records(bed, genome)
     located = bed is not None

@@ -48,9 +48,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import kmer
-from .finetune import autocast_for, combine_windows, encode, predict_rows, predict_sequences, resolve_device
+from .finetune import combine_windows, encode, predict_rows, predict_sequences
 from .io import InputError, PathLike, atomic_write, is_gzipped, open_text
-from .predict import Record, load_classifier, read_fasta_records
+from .predict import Record, load_for_inference, read_fasta_records
 
 log = logging.getLogger(__name__)
 
@@ -610,15 +610,6 @@ def read_sequence_table(path: PathLike) -> tuple[list[str], list[int], list[str]
 # --------------------------------------------------------------------------- file-level entry points
 
 
-def _setup(model_dir: PathLike, device: str, precision: str, threads: int | None):
-    if threads:
-        torch.set_num_threads(threads)
-    torch_device = resolve_device(device)
-    autocast, _ = autocast_for(torch_device, precision)
-    model, k = load_classifier(model_dir, torch_device)
-    return model, k, torch_device, autocast
-
-
 def top_positives(
     model: nn.Module,
     k: int,
@@ -662,7 +653,7 @@ def ism_file(
     if (fasta is None) == (dataset is None):
         raise ValueError("give exactly one of fasta or dataset")
     progress = sys.stderr.isatty() if progress is None else progress
-    model, k, torch_device, autocast = _setup(model_dir, device, precision, threads)
+    model, k, torch_device, autocast = load_for_inference(model_dir, device, precision, threads)
     target_class = _check_target(model, target_class)
     if fasta is not None:
         records = list(read_fasta_records(fasta))
@@ -702,7 +693,7 @@ def score_vcf_file(
 ) -> pd.DataFrame:
     """:func:`score_vcf` with a model directory; ``window`` defaults to the model's input (510 + k - 1 bp)."""
     progress = sys.stderr.isatty() if progress is None else progress
-    model, k, torch_device, autocast = _setup(model_dir, device, precision, threads)
+    model, k, torch_device, autocast = load_for_inference(model_dir, device, precision, threads)
     window = window or max_window(model, k)
     table = score_vcf(model, k, vcf, genome, window=window, target_class=target_class, on_mismatch=on_mismatch,
                       batch_size=batch_size, device=torch_device, autocast=autocast, progress=progress)  # fmt: skip
@@ -723,7 +714,7 @@ def score_mutation_file(
     threads: int | None = None,
 ) -> pd.DataFrame:
     """:func:`score_mutations` of a DNABERT mutation file on a sequence table; writes ``out``."""
-    model, k, torch_device, autocast = _setup(model_dir, device, precision, threads)
+    model, k, torch_device, autocast = load_for_inference(model_dir, device, precision, threads)
     seqs, _, ids = read_sequence_table(sequences)
     table = score_mutations(model, k, seqs, read_mutation_file(mutations), ids=ids, mutation_path=mutations,
                             target_class=target_class, batch_size=batch_size, device=torch_device,
