@@ -53,7 +53,7 @@ def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):
     config = yaml.safe_load(Path(TINY).read_text())
     config["interpret"]["variants"]["vcf"] = str(vcf)
     configfile = tmp_path / "vcf.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))  # same key order: same params
     target = "results/interpret/ctcf/variants/vcf.tsv"
     result = run_snakemake(run, target, "--cores", "1", "--configfile", str(configfile))  # --configfile takes nargs
     assert "interpret_attention" not in result.stdout + result.stderr  # only the VCF job ran
@@ -62,7 +62,7 @@ def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):
     assert table.loc[0, "prob_ref"] > 0 and pd.isna(table.loc[1, "prob_ref"])
 
     config["interpret"]["variants"]["on_mismatch"] = "error"
-    configfile.write_text(yaml.safe_dump(config))
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))  # same key order: same params
     (run / target).unlink()
     failed = run_snakemake(run, target, "--cores", "1", "--configfile", str(configfile), check=False)
     log = (run / "logs" / "interpret" / "ctcf" / "vcf.log").read_text()
