@@ -25,12 +25,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_model  # noqa: E402
 
-from dnabert.finetune import FinetuneSettings, RunOutputs, finetune  # noqa: E402
-from dnabert.interpret import InterpretSettings, compare_task, discover_task, score_task  # noqa: E402
-from dnabert.motifs import recovery_table  # noqa: E402
-from dnabert.models import ModelSettings  # noqa: E402
-from dnabert.negatives import dinucleotide_shuffle  # noqa: E402
-from dnabert.predict import read_fasta_records  # noqa: E402
+from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune  # noqa: E402
+from dnabert.interpret.stage import InterpretSettings, compare_task, discover_task, score_task  # noqa: E402
+from dnabert.interpret.motifs import recovery_table  # noqa: E402
+from dnabert.lm.models import ModelSettings  # noqa: E402
+from dnabert.data.negatives import dinucleotide_shuffle  # noqa: E402
+from dnabert.lm.predict import read_fasta_records  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tf" / "ctcf_gm12878" / "Gm12878.CTCF.top500.w200.fa"
 

@@ -2,7 +2,7 @@
 """Benchmark of the task-dataset building blocks (not a test).
 
 1. Window extraction: 100,000 windows of 101 bp (random strand) from an indexed
-   100 Mb genome, by ``dnabert.intervals.GenomeSequence.windows`` (from the
+   100 Mb genome, by ``dnabert.data.intervals.GenomeSequence.windows`` (from the
    BGZF genome the workflow uses, and from the same genome as plain FASTA) and by
    ``bedtools getfasta -s`` on the same BED in the same run (bedtools 2.30 reads
    plain FASTA only). Both write the same FASTA, compared byte for byte.
@@ -35,8 +35,8 @@ import pysam
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from dnabert.intervals import GenomeSequence, IntervalIndex, Intervals, fasta_header, gc_fraction, to_strings  # noqa: E402
-from dnabert.negatives import dinucleotide_shuffle, gc_matched_windows, histogram_distance, ks_statistic  # noqa: E402
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, fasta_header, gc_fraction, to_strings  # noqa: E402
+from dnabert.data.negatives import dinucleotide_shuffle, gc_matched_windows, histogram_distance, ks_statistic  # noqa: E402
 
 log = logging.getLogger("bench")
 CHROMS = {"chr1": 25_000_000, "chr2": 25_000_000, "chr3": 25_000_000, "chr4": 25_000_000}

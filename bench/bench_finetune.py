@@ -10,10 +10,10 @@ For each model size (``base``: DNABERT-base, 12 layers x 768; ``small``: 4 x 256
 ``tiny``: 2 x 64) and random ``--length``-bp sequences (101 bp = DNABERT-TF's
 windows, 96 6-mers) it measures, after warm-up steps that are not timed:
 
-* **fine-tuning**: optimizer steps of ``dnabert.finetune`` (forward, cross-entropy,
+* **fine-tuning**: optimizer steps of ``dnabert.lm.finetune`` (forward, cross-entropy,
   backward, gradient clipping, AdamW, scheduler) on batches of 32 sequences, the
   same code path as a workflow run: sequences per second;
-* **inference**: ``dnabert.finetune.predict_rows`` (eval mode, ``torch.inference_mode``,
+* **inference**: ``dnabert.lm.finetune.predict_rows`` (eval mode, ``torch.inference_mode``,
   batches of 128, length-sorted, dynamic padding): sequences per second.
 
 On CUDA the model runs under bf16 autocast, as in the workflow; on CPU in fp32 with
@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from dnabert.finetune import (
+from dnabert.lm.finetune import (
     FinetuneSettings,
     autocast_for,
     build_classifier,
@@ -40,7 +40,7 @@ from dnabert.finetune import (
     predict_rows,
     resolve_device,
 )
-from dnabert.models import ModelSettings
+from dnabert.lm.models import ModelSettings
 
 SIZES = {
     "base": ModelSettings(layers=12, hidden=768, heads=12, intermediate=3072, attention_dropout=0.1),

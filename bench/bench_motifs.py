@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of motif discovery from attention (``dnabert.motifs``), not a test.
+"""Benchmark of motif discovery from attention (``dnabert.interpret.motifs``), not a test.
 
 10,000 positive and 10,000 negative random sequences of 101 bp; each positive
 carries a CTCF site (JASPAR MA0139.2, sampled from its matrix) and synthetic
@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dnabert import motifs  # noqa: E402
+from dnabert.interpret import motifs  # noqa: E402
 from machine import cpu_model  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -53,7 +53,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for name in ("dnabert.motifs",):
+    for name in ("dnabert.interpret.motifs",):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     targets = motifs.jaspar_motifs(args.release)

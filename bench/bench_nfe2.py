@@ -12,11 +12,11 @@ negatives (``../shared/data/tf/nfe2_gm12878``), built exactly as the workflow's
 train and dev at random (seeded), the ``.test`` files kept as the test split
 (69 + 69 sequences), with duplicate sequences removed across splits.
 
-Models: the k-mer BERT classifier of ``dnabert.finetune`` (DNABERT's fine-tuning
+Models: the k-mer BERT classifier of ``dnabert.lm.finetune`` (DNABERT's fine-tuning
 recipe: AdamW, linear warm-up 10 %, dropout 0.1, best dev-loss epoch scored on test)
 either from scratch at the given size or from a pretrained/released model directory
 (``--model``); the k-mer logistic regression and the DeepBind-like CNN of
-``dnabert.baselines`` with the workflow's default settings. One run per seed (the
+``dnabert.lm.baselines`` with the workflow's default settings. One run per seed (the
 logistic regression is deterministic and runs once). Prints test AUROC and MCC
 (mean ± sd over seeds) and optionally writes every metric as JSON.
 """
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import torch
 
-from dnabert.baselines import BaselineSettings, run_baseline
-from dnabert.datasets import build_dataset
-from dnabert.evaluation import read_task
-from dnabert.finetune import FinetuneSettings, RunOutputs, finetune
+from dnabert.lm.baselines import BaselineSettings, run_baseline
+from dnabert.data.datasets import build_dataset
+from dnabert.lm.evaluation import read_task
+from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune
 from dnabert.metrics import aggregate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tf" / "nfe2_gm12878"

@@ -5,7 +5,7 @@ CPU, in one run, on the same model config (the demo's ``pretrain.model`` unless
 overridden), the same corpus pieces, the same optimizer settings and the same
 padded-token budget per step (``--batch`` sequences of up to 512 tokens):
 
-1. ours: ``dnabert.pretrain.train`` (length-grouped batches, DNABERT span
+1. ours: ``dnabert.lm.pretrain.train`` (length-grouped batches, DNABERT span
    masking, MLM head only at masked positions);
 2. baseline: ``transformers.Trainer`` + ``DataCollatorForLanguageModeling``
    (random batches padded to their longest piece, per-token 15 % masking, MLM
@@ -52,10 +52,10 @@ sys.path.insert(0, str(REPO / "workflow"))
 
 from machine import cpu_model  # noqa: E402 (bench/machine.py, beside this script)
 
-from dnabert import kmer  # noqa: E402
-from dnabert.masking import mask_tokens, seeded_generator  # noqa: E402
-from dnabert.models import ModelSettings, bert_config, new_model  # noqa: E402
-from dnabert.pretrain import (  # noqa: E402
+from dnabert.lm import kmer  # noqa: E402
+from dnabert.lm.masking import mask_tokens, seeded_generator  # noqa: E402
+from dnabert.lm.models import ModelSettings, bert_config, new_model  # noqa: E402
+from dnabert.lm.pretrain import (  # noqa: E402
     MaskedLMObjective,
     OptimizerSettings,
     Outputs,

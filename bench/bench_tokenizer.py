@@ -20,9 +20,9 @@ before numpy is imported), it measures:
    to give identical ids first.
 2. **Corpus build** of a simulated genome of ``--genome-mb`` Mbp (chromosome sizes
    in hg38 chr1-chr5 proportions), bgzipped and indexed with
-   ``dnabert.genome.normalise_fasta``: ``build_corpus`` alone is timed in a fresh
+   ``dnabert.data.genome.normalise_fasta``: ``build_corpus`` alone is timed in a fresh
    child process whose peak RSS is read with ``getrusage(RUSAGE_CHILDREN)``.
-   ``dnabert.simulate`` needs about 37 bytes of RAM per base (about 7 GB for
+   ``dnabert.data.simulate`` needs about 37 bytes of RAM per base (about 7 GB for
    200 Mbp); when a small probe predicts that it would take longer than
    ``--max-simulation-s``, or with ``--genome-source random``, a random genome with
    N gaps and soft-masked blocks is written directly with numpy instead.
@@ -69,8 +69,8 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from dnabert import kmer  # noqa: E402
-from dnabert.corpus import CorpusSettings, build_corpus  # noqa: E402
+from dnabert.lm import kmer  # noqa: E402
+from dnabert.lm.corpus import CorpusSettings, build_corpus  # noqa: E402
 from machine import cpu_model  # noqa: E402 (bench/machine.py, beside this script)
 
 MB = 1_000_000
@@ -271,7 +271,7 @@ def chromosome_sizes(total_bp: int) -> dict[str, int]:
 
 def simulation_settings(total_bp: int, n_gaps: int = 2) -> Any:
     """Settings for a genome of ``total_bp``: few genes and peaks (sequence is what matters here)."""
-    from dnabert.simulate import SimulationSettings, TFSpec
+    from dnabert.data.simulate import SimulationSettings, TFSpec
 
     return SimulationSettings(
         chromosomes=chromosome_sizes(total_bp),
@@ -283,13 +283,13 @@ def simulation_settings(total_bp: int, n_gaps: int = 2) -> Any:
 
 
 def run_simulation(total_bp: int, out_dir: Path) -> tuple[Path, str | None]:
-    """``dnabert.simulate`` into ``out_dir``; return the gzip FASTA and a note on any setting changed.
+    """``dnabert.data.simulate`` into ``out_dir``; return the gzip FASTA and a note on any setting changed.
 
     ``simulate`` draws internal gap sizes in a range that is empty for chromosomes
     longer than about 10 Mbp (numpy "low >= high"); then it is rerun without internal
     gaps (the telomeric N runs remain).
     """
-    from dnabert.simulate import simulate
+    from dnabert.data.simulate import simulate
 
     try:
         simulate(simulation_settings(total_bp), out_dir)
@@ -338,7 +338,7 @@ def wrap(letters: np.ndarray, width: int = LINE_WIDTH) -> bytes:
 
 def prepare_genome(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Make the benchmark genome (simulated, or random when simulation is too slow) and bgzip it."""
-    from dnabert.genome import normalise_fasta
+    from dnabert.data.genome import normalise_fasta
 
     total_bp = int(round(args.genome_mb * MB))
     source = args.genome_source
@@ -573,7 +573,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--genome-source",
         choices=("auto", "simulate", "random"),
         default="auto",
-        help="auto: dnabert.simulate unless a probe predicts > --max-simulation-s, then random",
+        help="auto: dnabert.data.simulate unless a probe predicts > --max-simulation-s, then random",
     )
     parser.add_argument("--max-simulation-s", type=float, default=180.0, help="see --genome-source (default 180)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from dnabert import kmer
-from dnabert.attention import (
+from dnabert.lm import kmer
+from dnabert.interpret.attention import (
     BaseScores,
     ScoredSet,
     agreement,

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from dnabert.config import ConfigError, source_file, validate_config
+from dnabert.config.validation import ConfigError, source_file, validate_config
 from conftest import REPO
 
 SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
@@ -237,7 +237,7 @@ def test_task_schema_errors_name_the_key():
 
 
 def test_task_sources_and_downloads():
-    from dnabert.config import resolve_download, task_download_name, task_source_file, task_sources
+    from dnabert.config.validation import resolve_download, task_download_name, task_source_file, task_sources
 
     config = with_tasks({"nrf1": {"type": "peaks", "peaks": {"encode": "ENCFF407IVS", "md5": "0" * 32}},
                          "tab": {"type": "table", "files": [{"url": "https://x.org/d/a b.csv", "sha256": "1" * 64}]}})

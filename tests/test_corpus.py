@@ -12,8 +12,8 @@ import pysam
 import pytest
 
 from conftest import shared_file
-from dnabert import kmer
-from dnabert.corpus import CorpusReader, CorpusSettings, acgt_segments, build_corpus, cut_segment
+from dnabert.lm import kmer
+from dnabert.lm.corpus import CorpusReader, CorpusSettings, acgt_segments, build_corpus, cut_segment
 from dnabert.io import InputError
 
 SETTINGS = CorpusSettings(k=4, min_length=5, max_kmers=60, coverage=1.0, seed=7, shard_tokens=5_000)

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from conftest import REPO
-from dnabert import datasets
-from dnabert.datasets import COLUMNS, build_dataset, dataset_qc, read_dataset
+from dnabert.data import datasets
+from dnabert.data.datasets import COLUMNS, build_dataset, dataset_qc, read_dataset
 from dnabert.io import InputError
-from dnabert.splits import canonical
+from dnabert.data.splits import canonical
 
 SPLITS = {"dev": ["chrB"], "test": ["chrC"], "seed": 4}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dnabert.download import Checksum, DownloadError, fetch, verify_file
+from dnabert.data.download import Checksum, DownloadError, fetch, verify_file
 from conftest import shared_file
 
 GENOME_PIECE = "hg38/chr2_1-2333275.fa.gz"
@@ -119,7 +119,7 @@ def test_unverified_download_records_its_sha256(server, tmp_path, caplog):
     written beside the file in sha256sum format and logged with a request to pin it."""
     source = shared_file(GENOME_PIECE)
     dest = tmp_path / "dl" / "genome.fa.gz"
-    with caplog.at_level("WARNING", logger="dnabert.download"):
+    with caplog.at_level("WARNING", logger="dnabert.data.download"):
         fetch(f"{server}/{GENOME_PIECE}", dest, Checksum.from_spec({"url": "x", "unverified": True}), retries=1)
     expected = digest(source, "sha256")
     assert dest.read_bytes() == source.read_bytes()

@@ -178,5 +178,5 @@ def test_env_is_pinned_and_used(env_file):
 
 def test_import_scan_follows_package_imports(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("from _glue import run\nfrom dnabert.download import fetch\nimport json\n")
-    assert third_party_imports(script) == {"tqdm"}  # via dnabert.download
+    script.write_text("from _glue import run\nfrom dnabert.data.download import fetch\nimport json\n")
+    assert third_party_imports(script) == {"tqdm"}  # via dnabert.data.download

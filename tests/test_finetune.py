@@ -13,10 +13,10 @@ import pysam
 import pytest
 import torch
 
-from dnabert import kmer
-from dnabert.baselines import BaselineSettings, CNNSettings, DeepBindCNN, _canonical_map, kmer_counts, run_baseline
-from dnabert.evaluation import read_split, read_task
-from dnabert.finetune import (
+from dnabert.lm import kmer
+from dnabert.lm.baselines import BaselineSettings, CNNSettings, DeepBindCNN, _canonical_map, kmer_counts, run_baseline
+from dnabert.lm.evaluation import read_split, read_task
+from dnabert.lm.finetune import (
     Encoded,
     FinetuneSettings,
     RunOutputs,
@@ -28,8 +28,8 @@ from dnabert.finetune import (
     steps_per_epoch,
 )
 from dnabert.io import InputError
-from dnabert.models import ModelSettings, new_model, save_model
-from dnabert.predict import predict_file, reverse_complement
+from dnabert.lm.models import ModelSettings, new_model, save_model
+from dnabert.lm.predict import predict_file, reverse_complement
 
 K = 3
 TINY = {"layers": 1, "hidden": 16, "heads": 2, "intermediate": 32}
@@ -235,7 +235,7 @@ def test_three_classes_and_long_sequences_split_into_windows(tmp_path):
 
 
 def test_finetune_command_line(task, tmp_path):
-    from dnabert.finetune import main
+    from dnabert.lm.finetune import main
 
     settings = json.dumps({"scratch_model": TINY, "epochs": 1, "batch_size": 32, "seeds": [1]})
     assert main(["--data", str(task["train"].parent), "--out", str(tmp_path / "run"), "--kmer", "3", "--seed", "2",
@@ -288,7 +288,7 @@ def test_predict_fasta_and_bed_on_a_genome(first_run, tmp_path):
 
 
 def test_predict_command_line(first_run, tmp_path):
-    from dnabert.predict import main
+    from dnabert.lm.predict import main
 
     fasta = tmp_path / "in.fa"
     fasta.write_text(">s1\nACGTACGTACGTGGGATTACAGGG\n")
@@ -349,9 +349,9 @@ NFE2 = "tf/nfe2_gm12878/wgEncodeSydhTfbsGm12878Nfe2hStdAlnRep0"
 
 def nfe2_task(out: Path) -> dict[str, Path]:
     """The NFE2 peaks and GC-matched negatives as a `table` task: the .tr files split 85/15 into
-    train/dev at random, the .test files kept as test (dnabert.datasets, as the workflow builds it)."""
+    train/dev at random, the .test files kept as test (dnabert.data.datasets, as the workflow builds it)."""
     from conftest import shared_file
-    from dnabert.datasets import build_dataset
+    from dnabert.data.datasets import build_dataset
 
     files = [shared_file(f"{NFE2}{suffix}") for suffix in (".tr.fa", ".neg.tr.fa", ".test.fa", ".neg.test.fa")]
     specs = [{"path": str(files[0]), "label": 1}, {"path": str(files[1]), "label": 0},

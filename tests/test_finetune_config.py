@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from dnabert.config import ConfigError, schema_problems
-from dnabert.finetune_config import (
+from dnabert.config.validation import ConfigError, schema_problems
+from dnabert.config.finetune import (
     add_gue_tasks,
     encoder_source,
     finetune_problems,

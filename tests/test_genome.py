@@ -8,7 +8,7 @@ import numpy as np
 import pysam
 import pytest
 
-from dnabert.genome import (
+from dnabert.data.genome import (
     DEFAULT_EXCLUDE,
     ChromosomeFilter,
     merge_intervals,

@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from dnabert import kmer
-from dnabert.attention import BaseScores, ScoredSet
-from dnabert.interpret import (
+from dnabert.lm import kmer
+from dnabert.interpret.attention import BaseScores, ScoredSet
+from dnabert.interpret.stage import (
     InterpretSettings,
     compare_task,
     discover_task,
@@ -22,8 +22,8 @@ from dnabert.interpret import (
     score_task,
 )
 from dnabert.io import InputError
-from dnabert.models import save_model
-from dnabert.motifs import jaspar_motifs, read_meme, synthetic_attention_data
+from dnabert.lm.models import save_model
+from dnabert.interpret.motifs import jaspar_motifs, read_meme, synthetic_attention_data
 
 K = 3
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from dnabert.datasets import Genomic, clean_windows
-from dnabert.intervals import (
+from dnabert.data.datasets import Genomic, clean_windows
+from dnabert.data.intervals import (
     GenomeSequence, IntervalIndex, Intervals, centred_windows, fasta_header, from_strings, gc_fraction,
     n_fraction, reverse_complement, to_strings, within_bounds,
 )
-from dnabert.splits import ChromosomeSplits
+from dnabert.data.splits import ChromosomeSplits
 
 PIECE = "hg38/chr2_1-2333275.fa.gz"
 

@@ -14,7 +14,7 @@ import pytest
 import transformers
 
 from conftest import shared_file
-from dnabert import kmer
+from dnabert.lm import kmer
 from dnabert.io import InputError
 
 KS = (3, 4, 5, 6)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnabert import kmer
-from dnabert.masking import (
+from dnabert.lm import kmer
+from dnabert.lm.masking import (
     IGNORE_INDEX,
     centre_probability,
     mask_tokens,

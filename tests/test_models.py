@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conftest import shared_file
-from dnabert import kmer
+from dnabert.lm import kmer
 from dnabert.io import InputError
-from dnabert.models import ModelSettings, bert_config, load_pretrained, new_model, save_model
+from dnabert.lm.models import ModelSettings, bert_config, load_pretrained, new_model, save_model
 
 TINY = ModelSettings(layers=2, hidden=32, heads=2, intermediate=64)
 RELEASE_FILES = ("vocab.txt", "special_tokens_map.json", "tokenizer_config.json")
@@ -65,7 +65,7 @@ IDS = torch.tensor([[kmer.CLS_ID, 10, 200, 3000, 4100, 7, kmer.SEP_ID]])
 
 def test_loads_a_dnabert_release_directory(tmp_path, model, caplog):
     directory = _release_dir(tmp_path, model)
-    with caplog.at_level(logging.INFO, logger="dnabert.models"):
+    with caplog.at_level(logging.INFO, logger="dnabert.lm.models"):
         loaded, k = load_pretrained(directory)
     assert k == 6
     assert "split, rnn, num_rnn_layer, rnn_hidden, rnn_dropout" in caplog.text
@@ -103,7 +103,7 @@ def test_saved_model_reloads_with_plain_transformers(tmp_path, model):
 
 def test_classifier_checkpoint_loads_with_a_fresh_head(tmp_path, model, caplog):
     directory = _release_dir(tmp_path, model, drop=("cls.",))
-    with caplog.at_level(logging.WARNING, logger="dnabert.models"):
+    with caplog.at_level(logging.WARNING, logger="dnabert.lm.models"):
         loaded, _ = load_pretrained(directory)
     assert "no MLM head" in caplog.text
     layer, original = loaded.bert.encoder.layer[0], model.bert.encoder.layer[0]

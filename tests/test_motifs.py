@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnabert import motifs as M
+from dnabert.interpret import motifs as M
 from dnabert.io import InputError
 
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from dnabert.intervals import GenomeSequence, IntervalIndex, Intervals, from_strings, gc_fraction, n_fraction, to_strings
-from dnabert.negatives import (
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, from_strings, gc_fraction, n_fraction, to_strings
+from dnabert.data.negatives import (
     counts_per_positive, dinucleotide_counts, dinucleotide_shuffle, flank_windows, gc_matched_windows,
     histogram_distance, ks_statistic, match_histogram, shuffled_negatives, substitution_negatives,
 )
-from dnabert.peaks import read_bed_peaks, summit_windows
+from dnabert.data.peaks import read_bed_peaks, summit_windows
 
 PIECE = "hg38/chr2_1-2333275.fa.gz"
 

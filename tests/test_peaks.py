@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from dnabert.genome import read_chrom_sizes
+from dnabert.data.genome import read_chrom_sizes
 from dnabert.io import InputError
-from dnabert.peaks import on_genome, read_bed_peaks, read_narrowpeak, read_peaks, select_peaks, summit_windows
+from dnabert.data.peaks import on_genome, read_bed_peaks, read_narrowpeak, read_peaks, select_peaks, summit_windows
 
 NRF1 = "encode/ENCFF407IVS.NRF1.top500.narrowPeak"
 ROW = "chr1\t100\t400\t.\t1000\t.\t50.5\t-1\t3.2\t{summit}\n"

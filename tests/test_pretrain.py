@@ -17,11 +17,11 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import REPO
-from dnabert import kmer
-from dnabert.corpus import CorpusSettings, build_corpus
+from dnabert.lm import kmer
+from dnabert.lm.corpus import CorpusSettings, build_corpus
 from dnabert.io import InputError
-from dnabert.models import ModelSettings, new_model, save_model
-from dnabert.pretrain import (
+from dnabert.lm.models import ModelSettings, new_model, save_model
+from dnabert.lm.pretrain import (
     PAD_MULTIPLE,
     BatchPlan,
     MaskingSettings,
@@ -36,7 +36,7 @@ from dnabert.pretrain import (
     split_pieces,
     train,
 )
-from dnabert.masking import seeded_generator
+from dnabert.lm.masking import seeded_generator
 
 SETTINGS = PretrainSettings(
     k=6,
@@ -192,7 +192,7 @@ def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, tmp_path):
     out = tmp_path / "ddp"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "dnabert.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
+        "-m", "dnabert.lm.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
         "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
         "--model", str(out / "model"), "--metrics", str(out / "metrics.json"),
         "--history", str(out / "log.csv"), "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt"),
@@ -275,7 +275,7 @@ def test_pretrain_config_section_is_validated():
 
     import yaml
 
-    from dnabert.config import ConfigError, validate_config
+    from dnabert.config.validation import ConfigError, validate_config
 
     schema = REPO / "config" / "schema" / "config.schema.yaml"
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO, job_counts, run_snakemake
-from dnabert.config import task_sources, unverified_downloads, validate_config
+from dnabert.config.validation import task_sources, unverified_downloads, validate_config
 
 pytestmark = pytest.mark.workflow
 CONFIGS = ["hg38", "mm10"]

@@ -1,4 +1,4 @@
-"""dnabert.report: HTML tables, provenance, run cost from benchmark files, evaluation figures."""
+"""dnabert.report.pages: HTML tables, provenance, run cost from benchmark files, evaluation figures."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dnabert import report
+from dnabert.report import pages as report
 from dnabert.io import InputError
 
 

@@ -1,4 +1,4 @@
-"""Tests for the simulated demo genome (dnabert.simulate)."""
+"""Tests for the simulated demo genome (dnabert.data.simulate)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from pyjaspar import jaspardb
 
 from dnabert.io import InputError
-from dnabert.simulate import SimulationSettings, TFSpec, simulate
+from dnabert.data.simulate import SimulationSettings, TFSpec, simulate
 
 SMALL = SimulationSettings(
     seed=7,
@@ -321,7 +321,7 @@ def test_gap_layout_fits_long_chromosomes():
     """Internal N gaps are sized for chromosomes far longer than the demo's (over 10 Mb used to fail)."""
     import numpy as np
 
-    from dnabert.simulate import SimulationSettings, _layout_gaps
+    from dnabert.data.simulate import SimulationSettings, _layout_gaps
 
     settings = SimulationSettings(chromosomes={"chrBig": 30_000_000}, n_gaps=3)
     genome = _layout_gaps(settings, np.random.default_rng(0))

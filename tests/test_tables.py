@@ -8,7 +8,7 @@ import pytest
 
 from conftest import shared_file
 from dnabert.io import InputError
-from dnabert.tables import infer_format, kmers_to_sequence, read_dnabert_tsv, read_fasta, read_gue_csv, read_table
+from dnabert.data.tables import infer_format, kmers_to_sequence, read_dnabert_tsv, read_fasta, read_gue_csv, read_table
 
 
 @pytest.mark.realdata

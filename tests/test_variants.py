@@ -13,12 +13,13 @@ import torch
 from conftest import shared_file
 from transformers import BertConfig, BertForSequenceClassification
 
-from dnabert import kmer, variants
-from dnabert.finetune import predict_sequences
+from dnabert.lm import kmer
+from dnabert.interpret import variants
+from dnabert.lm.finetune import predict_sequences
 from dnabert.io import InputError
-from dnabert.models import save_model
-from dnabert.predict import Record, load_classifier
-from dnabert.variants import (
+from dnabert.lm.models import save_model
+from dnabert.lm.predict import Record, load_classifier
+from dnabert.interpret.variants import (
     VCF_COLUMNS,
     ism,
     ism_records,

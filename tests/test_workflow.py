@@ -65,7 +65,7 @@ def test_tiny_run_builds_corpus_without_test_chromosomes(tiny_runs):
 def test_tiny_run_pretrains_a_model(tiny_runs):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from dnabert import kmer
+    from dnabert.lm import kmer
 
     base = tiny_runs[0] / "results" / "pretrain"
     metrics = json.loads((base / "metrics.json").read_text())

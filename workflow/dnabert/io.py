@@ -39,7 +39,7 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem found.
 
     Defined here (standard library only) so job code can raise it without
-    importing the Snakefile-time checks in :mod:`dnabert.config`.
+    importing the Snakefile-time checks in :mod:`dnabert.config.validation`.
     """
 
     def __init__(self, problems: list[str], config_files: list[str] | None = None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .io import PathLike, atomic_path
+from dnabert.io import PathLike, atomic_path
 
 DPI = 150
 # Colours by role, used the same way in every figure.

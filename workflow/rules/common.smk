@@ -10,7 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 # installed (e.g. the Python that runs Snakemake under --use-conda).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from dnabert.config import (
+from dnabert.config.validation import (
     ConfigError,
     SIMULATED_FILES,
     resolve_download,
@@ -21,7 +21,7 @@ from dnabert.config import (
     validate_config,
 )
 
-from dnabert.finetune_config import (
+from dnabert.config.finetune import (
     add_gue_tasks,
     encoder_source,
     finetune_problems,

@@ -1,5 +1,5 @@
 # Task datasets: positives from peaks, TSSs, splice sites or tables; negatives;
-# chromosome hold-out splits; QC. Logic in dnabert.datasets and friends.
+# chromosome hold-out splits; QC. Logic in dnabert.data.datasets and friends.
 
 
 rule task_dataset:

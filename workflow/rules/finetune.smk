@@ -1,6 +1,6 @@
 # Fine-tuning per task and seed, baselines on the same splits, the benchmark table,
-# and scoring new sequences. Logic in dnabert.finetune, dnabert.baselines,
-# dnabert.evaluation and dnabert.predict; input functions in common.smk.
+# and scoring new sequences. Logic in dnabert.lm.finetune, dnabert.lm.baselines,
+# dnabert.lm.evaluation and dnabert.lm.predict; input functions in common.smk.
 
 
 rule finetune_seed:

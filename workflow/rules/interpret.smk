@@ -1,8 +1,8 @@
 # Interpretation of fine-tuned models: DNABERT's per-nucleotide attention (with
 # integrated gradients as a cross-check), motifs found from attention, TOMTOM
 # against JASPAR, planted-motif recovery on the simulated genome, and variant
-# effects. Logic in dnabert.interpret, dnabert.attention, dnabert.motifs and
-# dnabert.variants; input functions in common.smk.
+# effects. Logic in dnabert.interpret.stage, dnabert.interpret.attention, dnabert.interpret.motifs and
+# dnabert.interpret.variants; input functions in common.smk.
 
 
 rule interpret_attention:

@@ -1,6 +1,6 @@
 # MLM pretraining of the k-mer BERT on the corpus: DNABERT span masking, length-
 # grouped batches, checkpoint/resume, DDP via torchrun when given several GPUs.
-# Logic in dnabert.pretrain (python -m dnabert.pretrain).
+# Logic in dnabert.lm.pretrain (python -m dnabert.lm.pretrain).
 import json
 
 
@@ -35,7 +35,7 @@ rule pretrain_mlm:
         checkpoints="results/pretrain/checkpoints",
     shell:
         "PYTHONPATH={params.package:q}${{PYTHONPATH:+:$PYTHONPATH}} "
-        "{params.launcher} dnabert.pretrain "
+        "{params.launcher} dnabert.lm.pretrain "
         "--corpus {input.corpus:q} --kmer {params.kmer} --settings {params.settings:q} "
         "--dev-chromosomes {params.dev:q} --device {params.device} --threads {threads} "
         "--model {output.model:q} --metrics {output.metrics:q} --history {output.history:q} "

@@ -2,8 +2,8 @@
 
 from _glue import run
 
-from dnabert.baselines import BaselineSettings, run_baseline, settings_dict
-from dnabert.evaluation import read_task, summarise_runs, write_json, write_predictions
+from dnabert.lm.baselines import BaselineSettings, run_baseline, settings_dict
+from dnabert.lm.evaluation import read_task, summarise_runs, write_json, write_predictions
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from _glue import run
 
-from dnabert.corpus import CorpusSettings, build_corpus
+from dnabert.lm.corpus import CorpusSettings, build_corpus
 
 
 def main() -> None:

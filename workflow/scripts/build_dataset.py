@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.datasets import build_dataset
+from dnabert.data.datasets import build_dataset
 
 # Inputs that are not the task's own files.
 _GENOME_KEYS = {"fasta", "fai", "gzi", "sizes", "blacklist"}

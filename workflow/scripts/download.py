@@ -6,7 +6,7 @@ to ``<file>.sha256`` for the user to pin.
 
 from _glue import run
 
-from dnabert.download import Checksum, DownloadError, fetch
+from dnabert.data.download import Checksum, DownloadError, fetch
 
 
 def main() -> None:

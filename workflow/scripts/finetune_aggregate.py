@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.evaluation import MODEL_NAMES, read_json, summarise_runs, write_json
+from dnabert.lm.evaluation import MODEL_NAMES, read_json, summarise_runs, write_json
 
 
 def main() -> None:

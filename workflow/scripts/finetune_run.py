@@ -4,7 +4,7 @@ from pathlib import Path
 
 from _glue import run
 
-from dnabert.finetune import FinetuneSettings, RunOutputs, finetune
+from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune
 
 
 def main() -> None:

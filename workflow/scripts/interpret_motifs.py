@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.interpret import InterpretSettings, discover_task
+from dnabert.interpret.stage import InterpretSettings, discover_task
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from _glue import run
 
-from dnabert.interpret import recovery
+from dnabert.interpret.stage import recovery
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.interpret import InterpretSettings, compare_task
+from dnabert.interpret.stage import InterpretSettings, compare_task
 
 
 def main() -> None:

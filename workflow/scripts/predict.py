@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.predict import predict_file
+from dnabert.lm.predict import predict_file
 
 
 def main() -> None:

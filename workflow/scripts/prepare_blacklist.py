@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.genome import prepare_bed_mask, read_chrom_sizes
+from dnabert.data.genome import prepare_bed_mask, read_chrom_sizes
 
 
 def main() -> None:

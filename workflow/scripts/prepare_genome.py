@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.genome import ChromosomeFilter, normalise_fasta, write_chrom_sizes
+from dnabert.data.genome import ChromosomeFilter, normalise_fasta, write_chrom_sizes
 
 
 def main() -> None:

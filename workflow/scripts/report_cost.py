@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.report import benchmark_records, cost_by_rule, cost_html, plot_cost, write_cost_tsv, write_html
+from dnabert.report.pages import benchmark_records, cost_by_rule, cost_html, plot_cost, write_cost_tsv, write_html
 
 
 def main() -> None:

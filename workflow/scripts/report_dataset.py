@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.report import dataset_html, write_html
+from dnabert.report.pages import dataset_html, write_html
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.report import pretrain_html, read_json, write_html
+from dnabert.report.pages import pretrain_html, read_json, write_html
 
 
 def main() -> None:

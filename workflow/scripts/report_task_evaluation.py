@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.report import class_names, model_predictions, plot_confusion, plot_curves, read_json
+from dnabert.report.pages import class_names, model_predictions, plot_confusion, plot_curves, read_json
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.report import benchmark_html, write_html
+from dnabert.report.pages import benchmark_html, write_html
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from _glue import run
 
-from dnabert.simulate import SimulationSettings, simulate
+from dnabert.data.simulate import SimulationSettings, simulate
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .io import InputError, PathLike, atomic_write, open_text
-from .metrics import SCALAR_METRICS, aggregate, classification_metrics, cross_entropy
+from dnabert.io import InputError, PathLike, atomic_write, open_text
+from dnabert.metrics import SCALAR_METRICS, aggregate, classification_metrics, cross_entropy
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def write_table(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def plot_table(path: PathLike, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("mcc", "auroc")) -> None:
     """Grouped bars (mean ± sd over seeds) of each model per task, one panel per metric, as a PNG."""
-    from .plots import PALETTE, figure, save
+    from dnabert.plots import PALETTE, figure, save
 
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     models = list(dict.fromkeys(row["model"] for row in rows))

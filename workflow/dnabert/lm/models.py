@@ -32,8 +32,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig, BertForMaskedLM
 
-from . import kmer
-from .io import InputError, PathLike
+from dnabert.lm import kmer
+from dnabert.io import InputError, PathLike
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .intervals import GenomeSequence, IntervalIndex, Intervals, _IS_GC, _IS_N, overlaps_sorted, shifted, within_bounds
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, _IS_GC, _IS_N, overlaps_sorted, shifted, within_bounds
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import InputError, PathLike, atomic_write
+from dnabert.io import InputError, PathLike, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -1137,7 +1137,7 @@ def draw_logo(ax, probs: np.ndarray, start: int = 0) -> None:
 
 def plot_logos(motifs: Sequence[Motif | MotifMatrix], outdir: PathLike) -> list[Path]:
     """One information-content logo per motif, ``<outdir>/<id>.png``; returns the paths."""
-    from .plots import figure, save
+    from dnabert.plots import figure, save
 
     outdir = Path(outdir)
     paths = []
@@ -1161,7 +1161,7 @@ def plot_logos_with_matches(
     The match is reverse-complemented when it matched on the minus strand; its
     title gives the JASPAR id, name, q-value and strand.
     """
-    from .plots import figure, save
+    from dnabert.plots import figure, save
 
     by_id = {t.id: t for t in targets}
     best = tomtom[tomtom["rank"] == 1].set_index("query") if len(tomtom) else pd.DataFrame()

@@ -1,4 +1,4 @@
-"""Score new sequences with a fine-tuned model: ``python -m dnabert.predict``.
+"""Score new sequences with a fine-tuned model: ``python -m dnabert.lm.predict``.
 
 Input is a FASTA file (plain or gzipped; every record is scored) or a BED file
 plus an indexed genome FASTA (``.fai``, and ``.gzi`` when bgzipped): each
@@ -9,7 +9,7 @@ than A/C/G/T is ``[UNK]``.
 Long sequences. A model takes at most 510 k-mers. A longer sequence is cut into
 consecutive windows of 510 k-mers (each window starts where the previous one's
 last k-mer ended, so every k-mer is scored once; see
-:func:`dnabert.kmer.encode_batch` with ``overflow="split"``), every window is
+:func:`dnabert.lm.kmer.encode_batch` with ``overflow="split"``), every window is
 scored on its own, and the window probabilities are combined per sequence:
 
 ``mean`` (default)  the average of the windows' class probabilities, weighted by
@@ -36,9 +36,9 @@ import pysam
 import torch
 from transformers import BertForSequenceClassification
 
-from .finetune import AGGREGATES, autocast_for, predict_sequences, resolve_device
-from .io import InputError, PathLike, atomic_write, open_text
-from .models import infer_k, read_config
+from dnabert.lm.finetune import AGGREGATES, autocast_for, predict_sequences, resolve_device
+from dnabert.io import InputError, PathLike, atomic_write, open_text
+from dnabert.lm.models import infer_k, read_config
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def read_bed_records(bed: PathLike, genome: PathLike) -> Iterator[Record]:
 
 
 def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForSequenceClassification, int]:
-    """A fine-tuned classifier directory (as written by :mod:`dnabert.finetune`) and its k."""
+    """A fine-tuned classifier directory (as written by :mod:`dnabert.lm.finetune`) and its k."""
     model_dir = Path(model_dir)
     config, _ = read_config(model_dir)
     k = infer_k(model_dir, config)
@@ -215,7 +215,7 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dnabert.predict", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dnabert.lm.predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, type=Path, help="fine-tuned model directory "
                         "(results/finetune/{task}/seed{seed}/model)")  # fmt: skip
     source = parser.add_mutually_exclusive_group(required=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .intervals import Intervals, centred_windows
-from .io import InputError, PathLike, open_text
+from dnabert.data.intervals import Intervals, centred_windows
+from dnabert.io import InputError, PathLike, open_text
 
 log = logging.getLogger(__name__)
 

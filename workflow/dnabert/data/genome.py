@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from .io import InputError, PathLike, atomic_write, open_binary, open_text
+from dnabert.io import InputError, PathLike, atomic_write, open_binary, open_text
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ Three inputs:
   replacement``; 0-based half-open, empty replacement = deletion) applied to the
   sequences of a dataset table.
 
-Command line: ``python -m dnabert.variants {ism,vcf,mutations} ...`` (``--help``).
+Command line: ``python -m dnabert.interpret.variants {ism,vcf,mutations} ...`` (``--help``).
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import kmer
-from .finetune import combine_windows, encode, predict_rows, predict_sequences
-from .io import InputError, PathLike, atomic_write, is_gzipped, open_text
-from .predict import Record, load_for_inference, read_fasta_records
+from dnabert.lm import kmer
+from dnabert.lm.finetune import combine_windows, encode, predict_rows, predict_sequences
+from dnabert.io import InputError, PathLike, atomic_write, is_gzipped, open_text
+from dnabert.lm.predict import Record, load_for_inference, read_fasta_records
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def plot_ism(table: pd.DataFrame, path: PathLike, *, target_class: int = 1) -> N
     """
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import DIVERGING_CMAP, figure, save
+    from dnabert.plots import DIVERGING_CMAP, figure, save
 
     groups = list(table.groupby("id", sort=False)) if "id" in table.columns else [("sequence", table)]
     if not groups or table.empty:
@@ -591,8 +591,8 @@ def score_mutations(
 
 def read_sequence_table(path: PathLike) -> tuple[list[str], list[int], list[str]]:
     """Sequences, labels and ids of a dataset TSV(.gz) (``sequence label ...``) or a DNABERT k-mer TSV."""
-    from .evaluation import read_split
-    from .tables import read_dnabert_tsv
+    from dnabert.lm.evaluation import read_split
+    from dnabert.data.tables import read_dnabert_tsv
 
     path = Path(path)
     if not path.is_file():
@@ -727,7 +727,7 @@ def score_mutation_file(
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dnabert.variants", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dnabert.interpret.variants", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, type=Path, help="fine-tuned model directory "
                         "(results/finetune/{task}/seed{seed}/model)")  # fmt: skip

@@ -31,16 +31,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import negatives as neg
-from .annotation import (
+from dnabert.data import negatives as neg
+from dnabert.data.annotation import (
     Sites, boundary_windows, distance_to_nearest, gene_spans, promoter_windows, read_gtf_transcripts,
     sample_gene_positions, splice_sites, tata_scan, tss_from_bed, tss_from_gtf,
 )
-from .intervals import GenomeSequence, IntervalIndex, Intervals, gc_fraction, n_fraction, to_strings, within_bounds
-from .io import InputError, PathLike, atomic_path
-from .peaks import on_genome, read_peaks, select_peaks, summit_windows
-from .splits import SPLITS, ChromosomeSplits, leakage_mask, random_split, report_dropped
-from .tables import infer_format, read_table
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, gc_fraction, n_fraction, to_strings, within_bounds
+from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.data.peaks import on_genome, read_peaks, select_peaks, summit_windows
+from dnabert.data.splits import SPLITS, ChromosomeSplits, leakage_mask, random_split, report_dropped
+from dnabert.data.tables import infer_format, read_table
 
 log = logging.getLogger(__name__)
 
@@ -580,7 +580,7 @@ def plot_gc(frame: pd.DataFrame, task: str, path: PathLike) -> None:
     """GC content and length of positives against each negative type, and counts per split, as PNG."""
     import seaborn as sns
 
-    from .plots import figure, save
+    from dnabert.plots import figure, save
 
     fig, (ax_gc, ax_len, ax_n) = figure(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [2, 1.3, 1.3]},
                                         constrained_layout=True)  # fmt: skip

@@ -1,7 +1,7 @@
 """Masked-language-model pretraining of a k-mer BERT on the tokenised corpus (DNABERT's recipe).
 
-Run as ``python -m dnabert.pretrain`` (one process) or under
-``torchrun --nproc_per_node N -m dnabert.pretrain`` (DistributedDataParallel; NCCL
+Run as ``python -m dnabert.lm.pretrain`` (one process) or under
+``torchrun --nproc_per_node N -m dnabert.lm.pretrain`` (DistributedDataParallel; NCCL
 on GPUs, gloo on CPUs). The Snakemake rule ``pretrain_mlm`` does either.
 
 Data. The corpus pieces (``[CLS] k-mers [SEP]``, 7 to 512 tokens) of the
@@ -11,7 +11,7 @@ Each epoch is a seeded permutation of the training pieces cut into pools of abou
 micro-batches of at most ``batch_tokens`` padded tokens (lengths padded to a
 multiple of 8), and the micro-batches of the epoch are shuffled. Padding stays
 around 1 % of tokens. Micro-batch ``i`` of the run (counted over epochs) is a
-pure function of ``(seed, i)``, and so is its masking (:mod:`dnabert.masking`),
+pure function of ``(seed, i)``, and so is its masking (:mod:`dnabert.lm.masking`),
 so the data position of a checkpoint is one integer, and a run split over
 ``W`` processes with ``A`` accumulation steps sees exactly the micro-batches
 that one process with ``W * A`` accumulation steps sees.
@@ -72,13 +72,13 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import BertForMaskedLM
 
-from . import kmer
-from .corpus import MANIFEST, CorpusReader
-from .io import InputError, PathLike, atomic_path, write_text_atomic
-from .masking import mask_tokens, seeded_generator
-from .models import ModelSettings, count_parameters, load_pretrained, new_model, save_model
+from dnabert.lm import kmer
+from dnabert.lm.corpus import MANIFEST, CorpusReader
+from dnabert.io import InputError, PathLike, atomic_path, write_text_atomic
+from dnabert.lm.masking import mask_tokens, seeded_generator
+from dnabert.lm.models import ModelSettings, count_parameters, load_pretrained, new_model, save_model
 
-log = logging.getLogger("dnabert.pretrain")  # also when run as __main__
+log = logging.getLogger("dnabert.lm.pretrain")  # also when run as __main__
 
 PAD_MULTIPLE = 8  # batch lengths are padded to a multiple of this (tensor-core friendly, fewer shapes)
 POOL_BATCHES = 64  # micro-batches per length-sorting pool
@@ -766,7 +766,7 @@ def write_history(path: Path, rows: list[dict]) -> None:
 
 def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float | None = None) -> None:
     """Training and held-out loss and accuracy against steps, as a PNG (with the uniform-guess loss)."""
-    from .plots import PALETTE, figure, save
+    from dnabert.plots import PALETTE, figure, save
 
     def series(key: str) -> tuple[list[int], list[float]]:
         points = [(row["step"], row[key]) for row in rows if row.get(key) is not None]
@@ -1099,7 +1099,7 @@ def _new_window(device: torch.device) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dnabert.pretrain",
+        prog="python -m dnabert.lm.pretrain",
         description="MLM pretraining of a k-mer BERT (DNABERT). Run under torchrun for several GPUs.",
     )
     parser.add_argument("--corpus", required=True, type=Path, help="corpus directory (results/corpus/k6)")

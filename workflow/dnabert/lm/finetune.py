@@ -2,7 +2,7 @@
 
 One run = one task and one seed. The encoder comes from this workflow's pretrained
 model directory (``init: pretrained``), a released DNABERT directory
-(``released``; both read by :func:`dnabert.models.load_pretrained`), or a fresh
+(``released``; both read by :func:`dnabert.lm.models.load_pretrained`), or a fresh
 random initialisation (``scratch``, the no-pretraining ablation). A
 ``BertForSequenceClassification`` head (pooler + dropout + linear, seeded) goes on
 top; the number of classes is taken from the labels (splice: 3).
@@ -21,7 +21,7 @@ then linear decay to zero, hidden dropout 0.1, gradient clipping at 1.0.
   is kept, training stops after ``patience`` evaluations without improvement,
   and only that best checkpoint is evaluated on the test split, once.
 * Long sequences: with ``overflow: split`` a sequence longer than 510 k-mers is
-  cut into consecutive 510-k-mer windows (:func:`dnabert.kmer.encode_batch`);
+  cut into consecutive 510-k-mer windows (:func:`dnabert.lm.kmer.encode_batch`);
   each window is a training example with its sequence's label, and at
   evaluation the window probabilities are combined per sequence (``aggregate``:
   ``mean`` weighted by each window's k-mers, or ``max``: per-class maximum,
@@ -58,12 +58,12 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import BertForSequenceClassification
 
-from . import kmer
-from .evaluation import SPLIT_NAMES, evaluate, read_task, write_json, write_predictions
-from .finetune_config import RULE_KEYS
-from .io import InputError, PathLike, atomic_path
-from .metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
-from .models import ModelSettings, bert_config, count_parameters, load_pretrained, save_model
+from dnabert.lm import kmer
+from dnabert.lm.evaluation import SPLIT_NAMES, evaluate, read_task, write_json, write_predictions
+from dnabert.config.finetune import RULE_KEYS
+from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
+from dnabert.lm.models import ModelSettings, bert_config, count_parameters, load_pretrained, save_model
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class Encoded:
 
 
 def encode(sequences: Sequence[str], k: int, overflow: str = "split", chunk: int = 4096) -> Encoded:
-    """Tokenise sequences (vectorised, in chunks) into ragged rows; ``overflow`` as in :mod:`dnabert.kmer`."""
+    """Tokenise sequences (vectorised, in chunks) into ragged rows; ``overflow`` as in :mod:`dnabert.lm.kmer`."""
     tokens, lengths, index = [], [], []
     for start in range(0, len(sequences), chunk):
         part = list(sequences[start : start + chunk])
@@ -574,7 +574,7 @@ def write_history(path: PathLike, rows: list[dict[str, Any]]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dnabert.finetune", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dnabert.lm.finetune", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="dataset folder with train/dev/test.tsv.gz")
     parser.add_argument("--out", required=True, type=Path, help="run folder (metrics.json, predictions.tsv, ...)")
     parser.add_argument("--kmer", type=int, default=6)

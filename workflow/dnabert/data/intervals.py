@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from .io import InputError, PathLike
+from dnabert.io import InputError, PathLike
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class IntervalIndex:
     @classmethod
     def from_bed(cls, path: PathLike) -> IntervalIndex:
         """Index a BED file (e.g. the prepared blacklist)."""
-        from .genome import read_bed_intervals
+        from dnabert.data.genome import read_bed_intervals
 
         rows = list(read_bed_intervals(path))
         if not rows:
@@ -165,7 +165,7 @@ class IntervalIndex:
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from .genome import merge_intervals
+    from dnabert.data.genome import merge_intervals
 
     return merge_intervals(np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import kmer
+from dnabert.lm import kmer
 
 IGNORE_INDEX = -100
 MASK_FRACTION = 0.8  # of masked positions: replaced by [MASK]

@@ -19,7 +19,7 @@ from typing import Any
 
 #: Keys of ``finetune:`` that belong to the rules, not to one run's training settings.
 RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict")
-#: Fields of dnabert.models.ModelSettings (for init: scratch).
+#: Fields of dnabert.lm.models.ModelSettings (for init: scratch).
 MODEL_KEYS = ("layers", "hidden", "heads", "intermediate", "max_positions", "dropout", "attention_dropout")
 SPLITS = ("train", "dev", "test")
 
@@ -165,7 +165,7 @@ def add_gue_tasks(config: dict) -> list[str]:
     gue = (config.get("finetune") or {}).get("gue")
     if not isinstance(gue, dict) or not isinstance(gue.get("folder"), str):
         return []
-    from .io import ConfigError
+    from dnabert.io import ConfigError
 
     include = gue.get("include")
     try:

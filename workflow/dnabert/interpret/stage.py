@@ -6,7 +6,7 @@
    top positives as a cross-check (``attention/agreement.tsv``), and the attention
    heatmap and profile plots.
 2. :func:`discover_task`: DNABERT's motif discovery on the positives' attention
-   against the negatives (:mod:`dnabert.motifs`): ``motifs.meme``, ``motifs.tsv``,
+   against the negatives (:mod:`dnabert.interpret.motifs`): ``motifs.meme``, ``motifs.tsv``,
    ``instances.tsv`` / ``.bed`` and ``logos/``.
 3. :func:`compare_task`: TOMTOM of the discovered motifs against JASPAR
    (``tomtom.tsv``) and each logo beside its best match (``logos.png``).
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .attention import BaseScores, ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
-from .finetune import predict_sequences
-from .io import InputError, PathLike, atomic_write
-from .motifs import (
+from dnabert.interpret.attention import BaseScores, ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
+from dnabert.lm.finetune import predict_sequences
+from dnabert.io import InputError, PathLike, atomic_write
+from dnabert.interpret.motifs import (
     MotifMatrix,
     MotifResult,
     MotifSettings,
@@ -43,7 +43,7 @@ from .motifs import (
     write_summary,
     write_tomtom,
 )
-from .predict import load_for_inference
+from dnabert.lm.predict import load_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def compare_task(meme: PathLike, settings: InterpretSettings, *, tomtom_out: Pat
 def write_motif_page(summary: PathLike, best: pd.DataFrame, settings: InterpretSettings, path: PathLike,
                      task: str = "") -> None:  # fmt: skip
     """An HTML table for the report: every discovered motif with its statistics and best JASPAR match."""
-    from .report import tsv_html, write_html
+    from dnabert.report.pages import tsv_html, write_html
 
     motifs = pd.read_csv(summary, sep="\t", dtype={"motif": str, "seed": str, "consensus": str})
     matches = best.astype({"query": str}).rename(columns={"query": "motif", "target_id": "best_match", "target_name": "factor",
@@ -313,8 +313,8 @@ def write_motif_page(summary: PathLike, best: pd.DataFrame, settings: InterpretS
 def plot_matches(motifs: Sequence[MotifMatrix], tomtom: pd.DataFrame, targets: Sequence[MotifMatrix],
                  path: PathLike, *, qvalue: float = 0.05, title: str = "") -> None:  # fmt: skip
     """One row per motif: its logo (left) beside its best JASPAR match's (right, oriented as matched)."""
-    from .motifs import draw_logo, reverse_complement_matrix
-    from .plots import figure, save
+    from dnabert.interpret.motifs import draw_logo, reverse_complement_matrix
+    from dnabert.plots import figure, save
 
     by_id = {t.id: t for t in targets}
     best = tomtom[tomtom["rank"] == 1].set_index("query") if len(tomtom) else pd.DataFrame()
@@ -369,7 +369,7 @@ def recovery(expected: Mapping[str, tuple[str, str]], tomtom_files: Mapping[str,
     with atomic_write(out) as handle:
         result.to_csv(handle, sep="\t", index=False, float_format="%.3g")
     if page_out is not None:
-        from .report import tsv_html, write_html
+        from dnabert.report.pages import tsv_html, write_html
 
         intro = ("Every motif planted at the simulated ChIP-seq summits, and whether a motif discovered from the "
                  f"fine-tuned model matches it in TOMTOM with q below {qvalue}.")  # fmt: skip

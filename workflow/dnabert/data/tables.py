@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .io import InputError, PathLike, open_text
+from dnabert.io import InputError, PathLike, open_text
 
 FORMATS = ("csv", "dnabert_tsv", "fasta")
 _SEQUENCE = re.compile(r"^[ACGTNacgtn]+$")

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .io import ConfigError  # noqa: F401 (re-exported: raised by validate_config)
+from dnabert.io import ConfigError  # noqa: F401 (re-exported: raised by validate_config)
 
 #: Files the genome simulation writes under resources/simulated/{genome}/ (peaks added per TF).
 SIMULATED_FILES = ("genome.fa.gz", "genes.gtf.gz", "blacklist.bed.gz", "truth.tsv")

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from .io import InputError, PathLike, atomic_path
-from .metrics import SCALAR_METRICS, format_mean_sd
-from .plots import PALETTE, figure, save
+from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.metrics import SCALAR_METRICS, format_mean_sd
+from dnabert.plots import PALETTE, figure, save
 
 log = logging.getLogger(__name__)
 

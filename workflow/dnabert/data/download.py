@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .io import PathLike, atomic_path, atomic_write
+from dnabert.io import PathLike, atomic_path, atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .intervals import GenomeSequence, Intervals, upper
-from .io import InputError, PathLike, open_text
+from dnabert.data.intervals import GenomeSequence, Intervals, upper
+from dnabert.io import InputError, PathLike, open_text
 
 log = logging.getLogger(__name__)
 

@@ -35,15 +35,15 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from . import kmer
-from .evaluation import Split, evaluate
-from .io import InputError
-from .metrics import SELECTION_METRICS, is_better
+from dnabert.lm import kmer
+from dnabert.lm.evaluation import Split, evaluate
+from dnabert.io import InputError
+from dnabert.metrics import SELECTION_METRICS, is_better
 
 log = logging.getLogger(__name__)
 
 BASELINES = ("kmer_lr", "cnn")
-#: Complement of each 2-bit base code of :func:`dnabert.kmer.base_codes` (A=0 T=1 C=2 G=3).
+#: Complement of each 2-bit base code of :func:`dnabert.lm.kmer.base_codes` (A=0 T=1 C=2 G=3).
 _COMPLEMENT_CODE = np.array([1, 0, 3, 2], dtype=np.int64)
 
 

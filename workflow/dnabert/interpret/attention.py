@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .finetune import Encoded, encode
-from .io import InputError, PathLike, atomic_path
-from .kmer import PAD_ID
+from dnabert.lm.finetune import Encoded, encode
+from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.lm.kmer import PAD_ID
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +374,7 @@ class ScoredSet:
 
 def plot_heatmap(scored: ScoredSet, path: PathLike, *, top: int = 20, title: str = "") -> None:
     """Attention of the ``top`` positives the model is surest of, one row each (DNABERT Fig. 5 style)."""
-    from .plots import HEATMAP_CMAP, figure, save
+    from dnabert.plots import HEATMAP_CMAP, figure, save
 
     positives = np.flatnonzero(scored.labels > 0)
     rows = positives[np.argsort(-scored.probability[positives], kind="stable")][:top]
@@ -402,7 +402,7 @@ def plot_profile(scored: ScoredSet, path: PathLike, *, attribution: BaseScores |
     With ``attribution`` (rows ``attribution_rows`` of the set), a second panel shows the
     mean |integrated gradients| of those sequences, each scaled to unit norm, for comparison.
     """
-    from .plots import PALETTE, figure, save
+    from dnabert.plots import PALETTE, figure, save
 
     panels = 2 if attribution is not None and len(attribution) else 1
     fig, axes = figure(1, panels, figsize=(6.5 * panels, 4), squeeze=False)

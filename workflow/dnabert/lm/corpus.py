@@ -48,8 +48,8 @@ import numpy as np
 import pysam
 from tqdm.auto import tqdm
 
-from . import kmer
-from .io import InputError, PathLike, atomic_path, write_text_atomic
+from dnabert.lm import kmer
+from dnabert.io import InputError, PathLike, atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 

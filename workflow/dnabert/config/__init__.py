@@ -1,0 +1,1 @@
+"""Workflow configuration: schema validation, semantic checks, per-task settings."""

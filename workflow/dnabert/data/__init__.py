@@ -1,0 +1,1 @@
+"""Data stage: genomes, intervals, peaks, annotation, negatives, splits, tables, datasets, simulation."""

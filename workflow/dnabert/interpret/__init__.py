@@ -1,0 +1,1 @@
+"""Interpretation: attention, attributions, motif discovery and matching, variant effects."""
