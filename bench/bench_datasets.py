@@ -35,7 +35,8 @@ import pysam
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, fasta_header, gc_fraction, to_strings  # noqa: E402
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, fasta_header  # noqa: E402
+from dnabert.sequence import gc_fraction, to_strings  # noqa: E402
 from dnabert.data.negatives import dinucleotide_shuffle, gc_matched_windows, histogram_distance, ks_statistic  # noqa: E402
 
 log = logging.getLogger("bench")

@@ -32,14 +32,12 @@ import torch
 
 from dnabert.lm.finetune import (
     FinetuneSettings,
-    autocast_for,
     build_classifier,
     encode,
     epoch_batches,
-    param_groups,
     predict_rows,
-    resolve_device,
 )
+from dnabert.lm.training import autocast_for, param_groups, resolve_device
 from dnabert.lm.models import ModelSettings
 
 SIZES = {

@@ -61,10 +61,10 @@ from dnabert.lm.pretrain import (  # noqa: E402
     Outputs,
     PieceStore,
     PretrainSettings,
-    param_groups,
     split_pieces,
     train,
 )
+from dnabert.lm.training import param_groups  # noqa: E402
 
 log = logging.getLogger("bench")
 MASK_RATE = 0.15

@@ -10,7 +10,8 @@ from dnabert.data.annotation import (
     boundary_windows, distance_to_nearest, gene_spans, promoter_windows, read_gtf_transcripts,
     sample_gene_positions, splice_sites, tata_scan, tss_from_bed, tss_from_gtf,
 )
-from dnabert.data.intervals import GenomeSequence, to_strings
+from dnabert.data.intervals import GenomeSequence
+from dnabert.sequence import to_strings
 from dnabert.io import InputError
 
 

@@ -29,7 +29,8 @@ from dnabert.lm.finetune import (
 )
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
-from dnabert.lm.predict import predict_file, reverse_complement
+from dnabert.lm.predict import predict_file
+from dnabert.sequence import reverse_complement
 
 K = 3
 TINY = {"layers": 1, "hidden": 16, "heads": 2, "intermediate": 32}

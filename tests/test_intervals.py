@@ -12,9 +12,10 @@ import pytest
 from conftest import shared_file
 from dnabert.data.datasets import Genomic, clean_windows
 from dnabert.data.intervals import (
-    GenomeSequence, IntervalIndex, Intervals, centred_windows, fasta_header, from_strings, gc_fraction,
-    n_fraction, reverse_complement, to_strings, within_bounds,
+    GenomeSequence, IntervalIndex, Intervals, centred_windows, fasta_header, within_bounds,
 )
+from dnabert.sequence import from_strings, gc_fraction, n_fraction, to_strings
+from dnabert.sequence import reverse_complement_codes as reverse_complement
 from dnabert.data.splits import ChromosomeSplits
 
 PIECE = "hg38/chr2_1-2333275.fa.gz"

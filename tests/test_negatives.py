@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, from_strings, gc_fraction, n_fraction, to_strings
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals
+from dnabert.sequence import from_strings, gc_fraction, n_fraction, to_strings
 from dnabert.data.negatives import (
     counts_per_positive, dinucleotide_counts, dinucleotide_shuffle, flank_windows, gc_matched_windows,
     histogram_distance, ks_statistic, match_histogram, shuffled_negatives, substitution_negatives,

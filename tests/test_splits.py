@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dnabert.data.splits import ChromosomeSplits, canonical, leakage_mask, random_split, reverse_complement
+from dnabert.data.splits import ChromosomeSplits, canonical, leakage_mask, random_split
+from dnabert.sequence import reverse_complement
 
 
 def test_chromosome_splits():

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import shared_file
 from dnabert.io import InputError
-from dnabert.data.tables import infer_format, kmers_to_sequence, read_dnabert_tsv, read_fasta, read_gue_csv, read_table
+from dnabert.data.tables import infer_format, kmers_to_sequence, read_dnabert_tsv, read_fasta_table, read_gue_csv, read_table
 
 
 @pytest.mark.realdata
@@ -62,7 +62,7 @@ def test_fasta_tables(tmp_path):
     fasta = tmp_path / "pos.fa.gz"
     with gzip.open(fasta, "wt") as handle:
         handle.write(">a desc\nACGT\nacgg\n>b\nNNAC\n")
-    table = read_fasta(fasta, 1)
+    table = read_fasta_table(fasta, 1)
     assert table.sequences == ["ACGTACGG", "NNAC"] and table.labels == [1, 1] and table.names == ["a", "b"]
     with pytest.raises(InputError, match="needs a label"):
         read_table(fasta, "fasta")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 PathLike = str | os.PathLike
 
@@ -119,3 +120,22 @@ def write_text_atomic(path: PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_write(path) as handle:
         handle.write(text)
+
+
+def read_json(path: PathLike) -> dict[str, Any]:
+    """A JSON object from a file, with the file named in any error."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"not valid JSON: {err.msg}", line=err.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a JSON object")
+    return data
+
+
+def write_json(path: PathLike, data: Mapping[str, Any]) -> None:
+    """JSON with sorted keys and a trailing newline, written atomically."""
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -3,7 +3,8 @@
 from _glue import run
 
 from dnabert.lm.baselines import BaselineSettings, run_baseline, settings_dict
-from dnabert.lm.evaluation import read_task, summarise_runs, write_json, write_predictions
+from dnabert.io import write_json
+from dnabert.lm.evaluation import read_task, summarise_runs, write_predictions
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 from _glue import run
 
-from dnabert.lm.evaluation import MODEL_NAMES, read_json, summarise_runs, write_json
+from dnabert.io import read_json, write_json
+from dnabert.lm.evaluation import MODEL_NAMES, summarise_runs
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 from _glue import run
 
-from dnabert.report.pages import pretrain_html, read_json, write_html
+from dnabert.io import read_json
+from dnabert.report.pages import pretrain_html, write_html
 
 
 def main() -> None:

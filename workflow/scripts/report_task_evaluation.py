@@ -2,7 +2,8 @@
 
 from _glue import run
 
-from dnabert.report.pages import class_names, model_predictions, plot_confusion, plot_curves, read_json
+from dnabert.io import read_json
+from dnabert.report.pages import class_names, model_predictions, plot_confusion, plot_curves
 
 
 def main() -> None:

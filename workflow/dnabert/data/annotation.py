@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnabert.data.intervals import GenomeSequence, Intervals, upper
+from dnabert.data.intervals import GenomeSequence, Intervals
+from dnabert.sequence import one_hot, upper
 from dnabert.io import InputError, PathLike, open_text
 
 log = logging.getLogger(__name__)
@@ -327,12 +328,6 @@ def tbp_matrix(release: str = "JASPAR2024", matrix_id: str = TATA_MATRIX) -> np.
     return counts / counts.sum(axis=0, keepdims=True)
 
 
-def one_hot(codes: np.ndarray) -> np.ndarray:
-    """``(n, length)`` ASCII codes to ``(n, 4, length)`` int8 one-hot (N: all zeros)."""
-    out = np.zeros((codes.shape[0], 4, codes.shape[1]), dtype=np.int8)
-    for k, letter in enumerate(b"ACGT"):
-        out[:, k, :] = codes == letter
-    return out
 
 
 def tata_scan(codes: np.ndarray, pvalue: float, release: str = "JASPAR2024") -> np.ndarray:

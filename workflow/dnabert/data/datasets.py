@@ -36,7 +36,8 @@ from dnabert.data.annotation import (
     Sites, boundary_windows, distance_to_nearest, gene_spans, promoter_windows, read_gtf_transcripts,
     sample_gene_positions, splice_sites, tata_scan, tss_from_bed, tss_from_gtf,
 )
-from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, gc_fraction, n_fraction, to_strings, within_bounds
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, within_bounds
+from dnabert.sequence import gc_fraction, n_fraction, reverse_complement, to_strings
 from dnabert.io import InputError, PathLike, atomic_path
 from dnabert.data.peaks import on_genome, read_peaks, select_peaks, summit_windows
 from dnabert.data.splits import SPLITS, ChromosomeSplits, leakage_mask, random_split, report_dropped
@@ -548,7 +549,7 @@ def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, 
     ).reset_index()
     stats["split"] = pd.Categorical(stats["split"], SPLITS)
     stats = stats.sort_values(["split", "label", "source"])
-    keys = pd.Series([min(s, s[::-1].translate(str.maketrans("ACGTN", "TGCAN"))) for s in frame["sequence"]])
+    keys = pd.Series([min(s, reverse_complement(s)) for s in frame["sequence"]])
     shared = int(pd.DataFrame({"key": keys, "split": frame["split"]}).groupby("key")["split"].nunique().gt(1).sum())
     positives = frame[frame["label"] > 0] if (frame["label"] > 0).any() else frame
     negatives = frame[frame["label"] == 0]

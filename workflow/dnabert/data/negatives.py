@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, _IS_GC, _IS_N, overlaps_sorted, shifted, within_bounds
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, overlaps_sorted, shifted, within_bounds
+from dnabert.sequence import IS_GC, IS_N
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,8 @@ def background_tiles(
         phase = int(rng.integers(0, width)) if size >= 2 * width else 0
         m = (size - phase) // width
         tiles = genome.chromosome(chrom)[phase : phase + m * width].reshape(m, width)
-        n_count = np.count_nonzero(_IS_N[tiles], axis=1)
-        gc_count = np.count_nonzero(_IS_GC[tiles], axis=1)
+        n_count = np.count_nonzero(IS_N[tiles], axis=1)
+        gc_count = np.count_nonzero(IS_GC[tiles], axis=1)
         starts = phase + np.arange(m, dtype=np.int64) * width
         keep = n_count <= max_n_fraction * width
         keep &= ~overlaps_sorted(*exclude.blocks(chrom), starts, starts + width)

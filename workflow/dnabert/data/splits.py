@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dnabert.sequence import reverse_complement
+
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
-_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,6 @@ class ChromosomeSplits:
         return [c for c, s in zip(genome, self.split_of(genome)) if s == split]
 
 
-def reverse_complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
 
 
 def canonical(sequences: Iterable[str]) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dnabert.io import InputError, PathLike, open_text
+from dnabert.sequence import read_fasta
 
 FORMATS = ("csv", "dnabert_tsv", "fasta")
 _SEQUENCE = re.compile(r"^[ACGTNacgtn]+$")
@@ -120,29 +121,11 @@ def read_dnabert_tsv(path: PathLike) -> LabelledSequences:
     return _finish(path, sequences, labels, names)
 
 
-def read_fasta(path: PathLike, label: int) -> LabelledSequences:
+def read_fasta_table(path: PathLike, label: int) -> LabelledSequences:
     """A (gzipped) FASTA whose records all get ``label``."""
-    sequences, names = [], []
-    current: list[str] | None = None
-    name_line = 0
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if line.startswith(">"):
-                if current is not None:
-                    sequences.append(_sequence(path, "".join(current), name_line))
-                name = line[1:].split()[0] if line[1:].split() else ""
-                if not name:
-                    raise InputError(path, "empty sequence name", line=line_no, field="header")
-                names.append(name)
-                current, name_line = [], line_no
-            elif line.strip():
-                if current is None:
-                    raise InputError(path, "not FASTA: expected a '>' header line", line=line_no)
-                current.append(line.strip())
-    if current is not None:
-        sequences.append(_sequence(path, "".join(current), name_line))
-    return _finish(path, sequences, [label] * len(sequences), names)
+    records = list(read_fasta(path))
+    sequences = [_sequence(path, record.sequence, record.line) for record in records]
+    return _finish(path, sequences, [label] * len(sequences), [record.name for record in records])
 
 
 def read_table(path: PathLike, fmt: str, label: int | None = None) -> LabelledSequences:
@@ -154,5 +137,5 @@ def read_table(path: PathLike, fmt: str, label: int | None = None) -> LabelledSe
     if fmt == "fasta":
         if label is None:
             raise InputError(path, "a FASTA table file needs a label", field="label")
-        return read_fasta(path, label)
+        return read_fasta_table(path, label)
     raise ValueError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dnabert.io import InputError, PathLike, atomic_write, open_text
+from dnabert.io import InputError, PathLike, atomic_write, open_text, read_json
 from dnabert.metrics import SCALAR_METRICS, aggregate, classification_metrics, cross_entropy
 
 log = logging.getLogger(__name__)
@@ -113,10 +112,6 @@ def evaluate(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     return result
 
 
-def write_json(path: PathLike, data: Mapping[str, Any]) -> None:
-    """JSON with sorted keys and a trailing newline, written atomically."""
-    with atomic_write(path) as handle:
-        handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def write_predictions(path: PathLike, split: Split, probs: np.ndarray | Mapping[str, np.ndarray]) -> None:
@@ -162,17 +157,6 @@ def summarise_runs(
     }
 
 
-def read_json(path: PathLike) -> dict[str, Any]:
-    """A JSON object from a file, with the file named in any error."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except json.JSONDecodeError as err:
-        raise InputError(path, f"not valid JSON: {err.msg}", line=err.lineno) from None
-    if not isinstance(data, dict):
-        raise InputError(path, "expected a JSON object")
-    return data
 
 
 TABLE_COLUMNS = ("task", "model", "runs", "headline", *(f"{m}_{s}" for m in SCALAR_METRICS for s in ("mean", "sd")))

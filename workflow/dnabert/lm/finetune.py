@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import csv
 import json
 import logging
 import math
@@ -59,10 +58,12 @@ from tqdm.auto import tqdm
 from transformers import BertForSequenceClassification
 
 from dnabert.lm import kmer
-from dnabert.lm.evaluation import SPLIT_NAMES, evaluate, read_task, write_json, write_predictions
+from dnabert.io import write_json
+from dnabert.lm.evaluation import SPLIT_NAMES, evaluate, read_task, write_predictions
 from dnabert.config.finetune import RULE_KEYS
-from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.io import InputError, PathLike
 from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
+from dnabert.lm.training import autocast_for, param_groups, resolve_device, write_history
 from dnabert.lm.models import ModelSettings, bert_config, count_parameters, load_pretrained, save_model
 
 log = logging.getLogger(__name__)
@@ -223,20 +224,8 @@ def steps_per_epoch(n_rows: int, batch_size: int) -> int:
 # --------------------------------------------------------------------------- model
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto``: CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device cuda requested but torch finds no CUDA device")
-    return torch.device(device)
 
 
-def autocast_for(device: torch.device, precision: str) -> tuple[Callable[[], contextlib.AbstractContextManager], str]:
-    """bf16 autocast on CUDA (``auto`` or ``bf16``), full precision otherwise."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
-    return contextlib.nullcontext, "fp32"
 
 
 def build_classifier(
@@ -280,13 +269,6 @@ def build_classifier(
     return model
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: no weight decay on biases and LayerNorm weights (as BERT and DNABERT)."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def lr_factor(step: int, total: int, warmup_steps: int) -> float:
@@ -541,7 +523,7 @@ def finetune(
     }
     save_model(model.cpu(), outputs.model, k)
     write_predictions(outputs.predictions, splits["test"], test_probs)
-    write_history(outputs.history, history)
+    write_history(outputs.history, history, HISTORY_FIELDS)
     write_json(outputs.metrics, result)
     return result
 
@@ -561,13 +543,6 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- outputs
 
 
-def write_history(path: PathLike, rows: list[dict[str, Any]]) -> None:
-    """The training log (one row per dev evaluation) as CSV, written atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: ("" if row.get(key) is None else row[key]) for key in HISTORY_FIELDS})
 
 
 # --------------------------------------------------------------------------- command line

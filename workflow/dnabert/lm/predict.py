@@ -36,14 +36,15 @@ import pysam
 import torch
 from transformers import BertForSequenceClassification
 
-from dnabert.lm.finetune import AGGREGATES, autocast_for, predict_sequences, resolve_device
+from dnabert.lm.finetune import AGGREGATES, predict_sequences
+from dnabert.lm.training import autocast_for, resolve_device
 from dnabert.io import InputError, PathLike, atomic_write, open_text
 from dnabert.lm.models import infer_k, read_config
+from dnabert.sequence import read_fasta, reverse_complement
 
 log = logging.getLogger(__name__)
 
 CHUNK = 4096  # sequences scored per chunk (bounds memory for large inputs)
-_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
 @dataclass
@@ -59,42 +60,11 @@ class Record:
 
 
 def read_fasta_records(path: PathLike) -> Iterator[Record]:
-    """Records of a (gzipped) FASTA file; names are the first word of each header."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "FASTA file not found")
-    name: str | None = None
-    parts: list[str] = []
-    header_line = 0
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            line = line.strip()
-            if line.startswith(">"):
-                if name is not None:
-                    yield _fasta_record(path, name, parts, header_line)
-                words = line[1:].split()
-                if not words:
-                    raise InputError(path, "empty sequence name", line=line_no, field="header")
-                name, parts, header_line = words[0], [], line_no
-            elif line:
-                if name is None:
-                    raise InputError(path, "not FASTA: expected a '>' header line", line=line_no)
-                parts.append(line)
-    if name is not None:
-        yield _fasta_record(path, name, parts, header_line)
-    elif header_line == 0:
-        raise InputError(path, "no sequences in the FASTA file")
-
-
-def _fasta_record(path: Path, name: str, parts: list[str], line: int) -> Record:
-    sequence = "".join(parts).upper()
-    if not sequence:
-        raise InputError(path, f"record {name!r} has no sequence", line=line)
-    return Record(name, sequence)
-
-
-def reverse_complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
+    """Records of a (gzipped) FASTA file, upper-cased; names are the first word of each header."""
+    for record in read_fasta(path):
+        if not record.sequence:
+            raise InputError(path, f"record {record.name!r} has no sequence", line=record.line)
+        yield Record(record.name, record.sequence.upper())
 
 
 def read_bed_records(bed: PathLike, genome: PathLike) -> Iterator[Record]:

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import hashlib
 import json
 import logging
@@ -74,8 +73,9 @@ from transformers import BertForMaskedLM
 
 from dnabert.lm import kmer
 from dnabert.lm.corpus import MANIFEST, CorpusReader
-from dnabert.io import InputError, PathLike, atomic_path, write_text_atomic
+from dnabert.io import InputError, PathLike, write_text_atomic
 from dnabert.lm.masking import mask_tokens, seeded_generator
+from dnabert.lm.training import autocast_for, param_groups, write_history
 from dnabert.lm.models import ModelSettings, count_parameters, load_pretrained, new_model, save_model
 
 log = logging.getLogger("dnabert.lm.pretrain")  # also when run as __main__
@@ -486,16 +486,6 @@ class MaskedLMObjective(nn.Module):
         return loss, correct
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: no weight decay on biases and LayerNorm weights (as BERT and DNABERT)."""
-    decay, no_decay = [], []
-    seen: set[int] = set()
-    for name, param in model.named_parameters():
-        if not param.requires_grad or id(param) in seen:
-            continue
-        seen.add(id(param))
-        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 # --------------------------------------------------------------------------- distributed context
@@ -755,13 +745,6 @@ def evaluate(
     }
 
 
-def write_history(path: Path, rows: list[dict]) -> None:
-    """The training log as CSV (one row per logged or evaluated step), written atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: ("" if row.get(key) is None else row[key]) for key in HISTORY_FIELDS})
 
 
 def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float | None = None) -> None:
@@ -792,13 +775,6 @@ def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float |
 # --------------------------------------------------------------------------- training
 
 
-def _autocast_factory(
-    device: torch.device, precision: str
-) -> tuple[Callable[[], contextlib.AbstractContextManager], str]:
-    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    if use_bf16:
-        return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
-    return contextlib.nullcontext, "fp32"
 
 
 def train(
@@ -849,7 +825,7 @@ def _train(
         raise InputError(Path(corpus) / MANIFEST, f"corpus holds {store.k}-mers but kmer is {settings.k}", field="k")
     train_ids, eval_ids, eval_source = split_pieces(store, dev_chromosomes, settings.eval_pieces, settings.seed)
     held_out = eval_batches(store, eval_ids, settings.batch_tokens)
-    autocast, precision = _autocast_factory(ctx.device, settings.precision)
+    autocast, precision = autocast_for(ctx.device, settings.precision)
     log.info(
         "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s",
         corpus, train_ids.size, eval_ids.size, eval_source, ctx.device, ctx.world, precision,
@@ -915,7 +891,7 @@ def _train(
     }
     if ctx.main:
         save_model(model, outputs.model, settings.k)
-        write_history(outputs.history, state.history)
+        write_history(outputs.history, state.history, HISTORY_FIELDS)
         layers = model.config.num_hidden_layers
         title = (f"{settings.k}-mer BERT MLM: {layers} layer{'s' * (layers != 1)}, hidden {model.config.hidden_size}, "
                  f"{state.tokens:,} tokens; held-out loss {final_eval['loss']:.3f}")
@@ -998,7 +974,7 @@ def _train_loop(
         if ctx.main:
             write_checkpoint(outputs.checkpoints, model, optimizer, scheduler, state, states, fp,
                              settings.keep_checkpoints)
-            write_history(outputs.history, state.history)
+            write_history(outputs.history, state.history, HISTORY_FIELDS)
         ctx.barrier()
         last_checkpoint_time = time.monotonic()
         saved_step = state.step

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.io import InputError, PathLike, atomic_path, read_json
 from dnabert.metrics import SCALAR_METRICS, format_mean_sd
 from dnabert.plots import PALETTE, figure, save
 
@@ -512,13 +512,6 @@ def read_tsv(path: PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-def read_json(path: PathLike) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except json.JSONDecodeError as err:
-        raise InputError(path, f"not valid JSON: {err.msg}", line=err.lineno) from None
 
 
 SPLITS = ("train", "dev", "test")
