@@ -13,7 +13,7 @@ windows, 96 6-mers) it measures, after warm-up steps that are not timed:
 * **fine-tuning**: optimizer steps of ``dnabert.lm.finetune`` (forward, cross-entropy,
   backward, gradient clipping, AdamW, scheduler) on batches of 32 sequences, the
   same code path as a workflow run: sequences per second;
-* **inference**: ``dnabert.lm.finetune.predict_rows`` (eval mode, ``torch.inference_mode``,
+* **inference**: ``dnabert.lm.inference.predict_rows`` (eval mode, ``torch.inference_mode``,
   batches of 128, length-sorted, dynamic padding): sequences per second.
 
 On CUDA the model runs under bf16 autocast, as in the workflow; on CPU in fp32 with
@@ -30,13 +30,8 @@ import time
 import numpy as np
 import torch
 
-from dnabert.lm.finetune import (
-    FinetuneSettings,
-    build_classifier,
-    encode,
-    epoch_batches,
-    predict_rows,
-)
+from dnabert.lm.finetune import FinetuneSettings, build_classifier, epoch_batches
+from dnabert.lm.inference import encode, predict_rows
 from dnabert.lm.training import autocast_for, param_groups, resolve_device
 from dnabert.lm.models import ModelSettings
 

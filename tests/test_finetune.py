@@ -17,16 +17,14 @@ from dnabert.lm import kmer
 from dnabert.lm.baselines import BaselineSettings, CNNSettings, DeepBindCNN, _canonical_map, kmer_counts, run_baseline
 from dnabert.lm.evaluation import read_split, read_task
 from dnabert.lm.finetune import (
-    Encoded,
     FinetuneSettings,
     RunOutputs,
     build_classifier,
-    combine_windows,
-    encode,
     epoch_batches,
     finetune,
     steps_per_epoch,
 )
+from dnabert.lm.inference import Encoded, combine_windows, encode
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
 from dnabert.lm.predict import predict_file

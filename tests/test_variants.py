@@ -15,10 +15,10 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from dnabert.lm import kmer
 from dnabert.interpret import variants
-from dnabert.lm.finetune import predict_sequences
+from dnabert.lm.inference import load_classifier, predict_sequences
 from dnabert.io import InputError
 from dnabert.lm.models import save_model
-from dnabert.lm.predict import Record, load_classifier
+from dnabert.lm.predict import Record
 from dnabert.interpret.variants import (
     VCF_COLUMNS,
     ism,

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dnabert.lm.finetune import Encoded, encode
+from dnabert.lm.inference import Encoded, encode
 from dnabert.io import InputError, PathLike, atomic_path
 from dnabert.lm.kmer import PAD_ID
 

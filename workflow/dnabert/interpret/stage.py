@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dnabert.interpret.attention import BaseScores, ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
-from dnabert.lm.finetune import predict_sequences
+from dnabert.lm.inference import load_for_inference, predict_sequences
 from dnabert.io import InputError, PathLike, atomic_write
 from dnabert.interpret.motifs import (
     MotifMatrix,
@@ -43,7 +43,6 @@ from dnabert.interpret.motifs import (
     write_summary,
     write_tomtom,
 )
-from dnabert.lm.predict import load_for_inference
 
 log = logging.getLogger(__name__)
 

@@ -48,9 +48,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dnabert.lm import kmer
-from dnabert.lm.finetune import combine_windows, encode, predict_rows, predict_sequences
+from dnabert.lm.inference import combine_windows, encode, load_for_inference, predict_rows, predict_sequences
 from dnabert.io import InputError, PathLike, atomic_write, is_gzipped, open_text
-from dnabert.lm.predict import Record, load_for_inference, read_fasta_records
+from dnabert.lm.predict import Record, read_fasta_records
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,23 @@ then linear decay to zero, hidden dropout 0.1, gradient clipping at 1.0.
   is kept, training stops after ``patience`` evaluations without improvement,
   and only that best checkpoint is evaluated on the test split, once.
 * Long sequences: with ``overflow: split`` a sequence longer than 510 k-mers is
-  cut into consecutive 510-k-mer windows (:func:`dnabert.lm.kmer.encode_batch`);
+  cut into consecutive 510-k-mer windows (:func:`dnabert.lm.inference.encode`);
   each window is a training example with its sequence's label, and at
   evaluation the window probabilities are combined per sequence (``aggregate``:
   ``mean`` weighted by each window's k-mers, or ``max``: per-class maximum,
-  renormalised). ``truncate`` keeps the first 510 k-mers.
+  renormalised; :func:`dnabert.lm.inference.combine_windows`). ``truncate`` keeps
+  the first 510 k-mers.
 * Determinism: everything random (head initialisation, dropout, batch order) is
   a function of the seed; on CPU the same seed gives the same metrics. On CUDA
   the forward pass runs under bf16 autocast.
+
+This module owns training: the settings, batching, the classifier and its optimiser,
+the training loop with dev selection and the run's outputs. Encoding, batched
+no-grad prediction and window combination (used here for dev and test) are
+:mod:`dnabert.lm.inference`'s. A run's steps: :func:`setup_device`,
+:func:`load_data`, :func:`build_training`, :func:`train` (:func:`train_step`,
+:func:`evaluate_dev`), :func:`restore_best`, :func:`evaluate_test`,
+:func:`summarise`, :func:`write_outputs`.
 
 Outputs of a run: ``metrics.json`` (test metrics of the best checkpoint, its dev
 metrics, training facts), ``predictions.tsv`` (one row per test sequence: id, row,
@@ -39,14 +48,13 @@ and the best model as a Hugging Face directory with its tokenizer.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -57,21 +65,19 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import BertForSequenceClassification
 
-from dnabert.lm import kmer
-from dnabert.io import write_json
-from dnabert.lm.evaluation import SPLIT_NAMES, evaluate, read_task, write_predictions
 from dnabert.config.finetune import RULE_KEYS
-from dnabert.io import InputError, PathLike
-from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
-from dnabert.lm.training import autocast_for, param_groups, resolve_device, write_history
+from dnabert.io import InputError, PathLike, write_json
+from dnabert.lm import kmer
+from dnabert.lm.evaluation import SPLIT_NAMES, Split, evaluate, read_task, write_predictions
+from dnabert.lm.inference import AGGREGATES, Autocast, Encoded, combine_windows, encode, predict_rows
 from dnabert.lm.models import ModelSettings, bert_config, count_parameters, load_pretrained, save_model
+from dnabert.lm.training import autocast_for, param_groups, resolve_device, write_history
+from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
 
 log = logging.getLogger(__name__)
 
 INITS = ("pretrained", "released", "scratch")
-AGGREGATES = ("mean", "max")
 POOL_BATCHES = 50  # batches per length-sorting pool
-PAD_MULTIPLE = 8
 HISTORY_FIELDS = ("step", "epoch", "lr", "train_loss", "dev_loss", *(f"dev_{m}" for m in SCALAR_METRICS),
                   "best", "elapsed_s")  # fmt: skip
 
@@ -158,47 +164,25 @@ class FinetuneSettings:
 
 
 @dataclass
-class Encoded:
-    """Token rows (``[CLS] k-mers [SEP]``, one or more per sequence) stored ragged."""
+class TaskData:
+    """A task's splits, their token rows (:func:`dnabert.lm.inference.encode`) and each training row's label."""
 
-    tokens: np.ndarray  # all rows' tokens, concatenated
-    offsets: np.ndarray  # row r is tokens[offsets[r]:offsets[r + 1]]
-    sequence_index: np.ndarray  # input sequence of each row
-    n_sequences: int
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def __len__(self) -> int:
-        return int(self.sequence_index.size)
-
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """``input_ids`` and ``attention_mask`` of some rows, padded to their longest (multiple of 8)."""
-        lengths = self.lengths[rows]
-        width = int(-(-lengths.max() // PAD_MULTIPLE) * PAD_MULTIPLE)
-        ids = np.zeros((rows.size, width), dtype=np.int64)  # PAD_ID == 0
-        positions = np.arange(width)[None, :]
-        mask = positions < lengths[:, None]
-        source = self.offsets[rows][:, None] + positions
-        ids[mask] = self.tokens[source[mask]]
-        return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
+    splits: dict[str, Split]
+    encoded: dict[str, Encoded]
+    n_classes: int
+    train_labels: np.ndarray
 
 
-def encode(sequences: Sequence[str], k: int, overflow: str = "split", chunk: int = 4096) -> Encoded:
-    """Tokenise sequences (vectorised, in chunks) into ragged rows; ``overflow`` as in :mod:`dnabert.lm.kmer`."""
-    tokens, lengths, index = [], [], []
-    for start in range(0, len(sequences), chunk):
-        part = list(sequences[start : start + chunk])
-        batch = kmer.encode_batch(part, k, overflow=overflow, dtype=np.int32)
-        row_lengths = batch.attention_mask.sum(axis=1)
-        tokens.append(batch.input_ids[batch.attention_mask.astype(bool)])
-        lengths.append(row_lengths)
-        index.append(batch.sequence_index + start)
-    lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths_all))).astype(np.int64)
-    return Encoded(np.concatenate(tokens) if tokens else np.zeros(0, np.int32), offsets,
-                   np.concatenate(index) if index else np.zeros(0, np.int64), len(sequences))  # fmt: skip
+def load_data(data: Mapping[str, PathLike], k: int, overflow: str) -> TaskData:
+    """Read the train/dev/test TSVs and tokenise them (long sequences split into windows, or truncated)."""
+    splits, n_classes = read_task(data)
+    encoded = {name: encode(split.sequences, k, overflow) for name, split in splits.items()}
+    for name, enc in encoded.items():
+        if len(enc) > enc.n_sequences:
+            log.info("%s: %d sequences longer than %d k-mers were split into %d windows", name,
+                     int((np.bincount(enc.sequence_index) > 1).sum()), kmer.MAX_KMERS, len(enc))  # fmt: skip
+    train_labels = splits["train"].labels[encoded["train"].sequence_index]
+    return TaskData(splits, encoded, n_classes, train_labels)
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
@@ -221,11 +205,7 @@ def steps_per_epoch(n_rows: int, batch_size: int) -> int:
     return full * POOL_BATCHES + math.ceil(rest / batch_size)
 
 
-# --------------------------------------------------------------------------- model
-
-
-
-
+# --------------------------------------------------------------------------- model and optimiser
 
 
 def build_classifier(
@@ -269,8 +249,6 @@ def build_classifier(
     return model
 
 
-
-
 def lr_factor(step: int, total: int, warmup_steps: int) -> float:
     """Linear warm-up over ``warmup_steps``, then linear decay to zero at ``total`` (0-based ``step``)."""
     if step < warmup_steps:
@@ -278,79 +256,223 @@ def lr_factor(step: int, total: int, warmup_steps: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup_steps))
 
 
-# --------------------------------------------------------------------------- inference
+def setup_device(device: str, threads: int | None, precision: str) -> tuple[torch.device, Autocast, str]:
+    """The torch device (TF32 matmuls on CUDA), its autocast context and the precision's name."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch_device = resolve_device(device)
+    if torch_device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    autocast, precision = autocast_for(torch_device, precision)
+    return torch_device, autocast, precision
 
 
-def combine_windows(
-    window_probs: np.ndarray, encoded: Encoded, aggregate: str = "mean"
-) -> np.ndarray:
-    """Per-sequence probabilities from per-row (window) probabilities.
+@dataclass
+class Training:
+    """What one run trains with: its data, model, optimiser and schedule, and where it runs."""
 
-    ``mean``: mean over a sequence's windows weighted by their k-mers; ``max``: the
-    per-class maximum over windows, renormalised to sum to 1. One window: unchanged.
-    """
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
-    n, n_classes = encoded.n_sequences, window_probs.shape[1]
-    index = encoded.sequence_index
-    if index.size == n and np.array_equal(index, np.arange(n)):
-        return window_probs
-    if aggregate == "mean":
-        weights = (encoded.lengths - 2).clip(min=1).astype(np.float64)
-        out = np.zeros((n, n_classes))
-        np.add.at(out, index, window_probs * weights[:, None])
-        total = np.bincount(index, weights=weights, minlength=n)
-        return out / total[:, None]
-    out = np.full((n, n_classes), -np.inf)
-    np.maximum.at(out, index, window_probs)
-    return out / out.sum(axis=1, keepdims=True)
+    settings: FinetuneSettings
+    data: TaskData
+    model: BertForSequenceClassification
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    device: torch.device
+    autocast: Autocast
+    precision: str
+    task: str
+    seed: int
+    k: int
+    per_epoch: int  # optimizer steps per epoch
+    total: int  # planned optimizer steps
+    eval_every: int  # steps between dev evaluations
 
+    def epoch_of(self, step: int) -> float:
+        return round(step / self.per_epoch, 3)
 
-@torch.inference_mode()
-def predict_rows(
-    model: nn.Module,
-    encoded: Encoded,
-    batch_size: int,
-    device: torch.device,
-    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-    progress: bool = False,
-) -> np.ndarray:
-    """Class probabilities of every row (eval mode, no gradients, length-sorted batches)."""
-    was_training = model.training
-    model.eval()
-    order = np.argsort(encoded.lengths, kind="stable")
-    out = np.zeros((len(encoded), model.config.num_labels), dtype=np.float64)
-    starts = range(0, order.size, batch_size)
-    for start in tqdm(starts, desc="predict", unit="batch", disable=not progress, mininterval=5):
-        rows = order[start : start + batch_size]
-        input_ids, attention_mask = encoded.batch(rows)
-        with autocast():
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        out[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-    model.train(was_training)
-    return out
+    def predict(self, split: str) -> np.ndarray:
+        """Per-sequence class probabilities of one split, window probabilities combined."""
+        encoded = self.data.encoded[split]
+        probs = predict_rows(self.model, encoded, self.settings.eval_batch_size, self.device, self.autocast)
+        return combine_windows(probs, encoded, self.settings.aggregate)
 
 
-def predict_sequences(
-    model: nn.Module,
-    sequences: Sequence[str],
-    k: int,
+def build_training(
+    settings: FinetuneSettings,
+    data: TaskData,
+    device: tuple[torch.device, Autocast, str],
     *,
-    batch_size: int = 128,
-    device: torch.device | None = None,
-    aggregate: str = "mean",
-    overflow: str = "split",
-    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sequence class probabilities and the number of windows of each sequence."""
-    device = device or next(model.parameters()).device
-    encoded = encode(sequences, k, overflow)
-    probs = predict_rows(model, encoded, batch_size, device, autocast)
-    windows = np.bincount(encoded.sequence_index, minlength=len(sequences))
-    return combine_windows(probs, encoded, aggregate), windows
+    task: str,
+    k: int,
+    seed: int,
+    model_dir: PathLike | None,
+) -> Training:
+    """Seed the dropout stream, build the classifier, AdamW and the warm-up/decay schedule."""
+    torch_device, autocast, precision = device
+    torch.manual_seed(seed)  # dropout stream
+    model = build_classifier(settings, k, data.n_classes, seed, model_dir).to(torch_device)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, settings.weight_decay), lr=settings.lr, betas=settings.betas, eps=settings.adam_epsilon,
+        **({"fused": True} if torch_device.type == "cuda" else {"foreach": True}),
+    )
+    per_epoch = steps_per_epoch(len(data.encoded["train"]), settings.batch_size)
+    total = per_epoch * settings.epochs
+    if settings.max_steps is not None:
+        total = min(total, settings.max_steps)
+    warmup_steps = int(round(settings.warmup * total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup_steps))
+    eval_every = settings.eval_every_steps or per_epoch
+    log.info("%s seed %d: %d training rows, %d steps (%d per epoch), warm-up %d, dev every %d steps, %s on %s",
+             task, seed, len(data.encoded["train"]), total, per_epoch, warmup_steps, eval_every, precision,
+             torch_device)  # fmt: skip
+    return Training(settings, data, model, optimizer, scheduler, torch_device, autocast, precision, task, seed, k,
+                    per_epoch, total, eval_every)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainState:
+    """The training loop's state, shared by the optimiser steps and the dev evaluations."""
+
+    started: float  # time.perf_counter() when training began
+    step: int = 0
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_value: float | None = None
+    best: dict[str, Any] = field(default_factory=dict)
+    best_state: dict[str, torch.Tensor] | None = None
+    stale: int = 0  # dev evaluations since the last improvement
+    window_loss: float = 0.0  # summed training loss since the last dev evaluation ...
+    window_rows: int = 0  # ... over this many rows
+    trained_rows: int = 0
+    train_seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def train_step(run: Training, state: TrainState, rows: np.ndarray) -> None:
+    """One optimiser step on one batch of training rows."""
+    tick = time.perf_counter()
+    input_ids, attention_mask = run.data.encoded["train"].batch(rows)
+    labels = torch.from_numpy(run.data.train_labels[rows])
+    with run.autocast():
+        inputs = {"input_ids": input_ids.to(run.device), "attention_mask": attention_mask.to(run.device)}
+        logits = run.model(**inputs).logits
+    loss = nn.functional.cross_entropy(logits.float(), labels.to(run.device))
+    loss.backward()
+    if run.settings.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.settings.max_grad_norm)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    state.step += 1
+    state.window_loss += float(loss.detach()) * rows.size
+    state.window_rows += rows.size
+    state.trained_rows += rows.size
+    state.train_seconds += time.perf_counter() - tick
+
+
+def evaluate_dev(run: Training, state: TrainState) -> float | None:
+    """Score dev, keep the checkpoint if it is the best so far, log a history row; return the selection value."""
+    select_on = run.settings.select_on
+    dev = evaluate(run.data.splits["dev"].labels, run.predict("dev"))
+    value = dev[select_on]
+    improved = is_better(select_on, value, state.best_value)
+    if improved:
+        state.best_value, state.stale = value, 0
+        state.best = {"step": state.step, "epoch": run.epoch_of(state.step), "dev": dev}
+        state.best_state = {name: t.detach().to("cpu", copy=True) for name, t in run.model.state_dict().items()}
+    else:
+        state.stale += 1
+    row = {"step": state.step, "epoch": run.epoch_of(state.step), "lr": run.scheduler.get_last_lr()[0],
+           "train_loss": state.window_loss / max(state.window_rows, 1), "dev_loss": dev["loss"],
+           **{f"dev_{m}": dev[m] for m in SCALAR_METRICS}, "best": int(improved),
+           "elapsed_s": round(time.perf_counter() - state.started, 2)}  # fmt: skip
+    state.history.append(row)
+    state.window_loss, state.window_rows = 0.0, 0
+    log.info("step %d/%d (epoch %.2f): train loss %.4f, dev loss %.4f, dev MCC %.4f, dev AUROC %s%s",
+             state.step, run.total, row["epoch"], row["train_loss"], dev["loss"], dev["mcc"], _fmt(dev["auroc"]),
+             f" (best {select_on})" if improved else "")  # fmt: skip
+    return value
+
+
+def train(run: Training, progress: bool) -> TrainState:
+    """Train for the planned steps, evaluating dev every ``eval_every`` steps, until done or out of patience."""
+    settings = run.settings
+    state = TrainState(started=time.perf_counter())
+    bar = tqdm(total=run.total, desc=f"fine-tune {run.task} seed {run.seed}", unit="step", disable=not progress,
+               mininterval=5)  # fmt: skip
+    run.model.train()
+    while state.step < run.total and not state.stopped_early:
+        for rows in epoch_batches(run.data.encoded["train"].lengths, settings.batch_size, run.seed, state.epoch):
+            train_step(run, state, rows)
+            bar.update(1)
+            if state.step % run.eval_every == 0 or state.step == run.total:
+                value = evaluate_dev(run, state)
+                bar.set_postfix(dev=f"{_fmt(value)}")
+                if settings.patience is not None and state.stale >= settings.patience:
+                    log.info("early stop: %d evaluations without a better dev %s", state.stale, settings.select_on)
+                    state.stopped_early = True
+                    break
+            if state.step >= run.total:
+                break
+        state.epoch += 1
+    bar.close()
+    return state
+
+
+def restore_best(run: Training, state: TrainState) -> None:
+    """Load the best dev checkpoint into the model; if dev was never defined, keep the last one."""
+    if state.best_state is None:  # every dev value undefined: keep the last model
+        log.warning("dev %s was never defined; the last checkpoint is evaluated", run.settings.select_on)
+        state.best = {"step": state.step, "epoch": run.epoch_of(state.step),
+                      "dev": state.history[-1] if state.history else {}}  # fmt: skip
+    else:
+        run.model.load_state_dict(state.best_state)
+
+
+# --------------------------------------------------------------------------- test and outputs
+
+
+def evaluate_test(run: Training) -> tuple[dict[str, Any], np.ndarray]:
+    """The selected model's test metrics and per-sequence test probabilities (test is scored once, here)."""
+    probs = run.predict("test")
+    test = evaluate(run.data.splits["test"].labels, probs)
+    log.info("%s seed %d: test %s", run.task, run.seed, ", ".join(f"{m} {_fmt(test[m])}" for m in SCALAR_METRICS))
+    return test, probs
+
+
+def summarise(run: Training, state: TrainState, test: dict[str, Any], model_dir: PathLike | None) -> dict[str, Any]:
+    """The run's ``metrics.json``: test metrics, the selected checkpoint, training facts, data sizes, settings."""
+    settings, splits, n_classes = run.settings, run.data.splits, run.data.n_classes
+    return {
+        "task": run.task,
+        "seed": run.seed,
+        "init": settings.init,
+        "encoder": None if settings.init == "scratch" else str(model_dir),
+        "k": run.k,
+        "n_classes": n_classes,
+        "headline": settings.headline,
+        "select_on": settings.select_on,
+        "test": test,
+        "best": state.best,
+        "training": {
+            "steps": state.step,
+            "planned_steps": run.total,
+            "steps_per_epoch": run.per_epoch,
+            "stopped_early": state.stopped_early,
+            "train_seconds": round(state.train_seconds, 3),
+            "train_rows_per_s": round(state.trained_rows / max(state.train_seconds, 1e-9), 2),
+            "device": str(run.device),
+            "precision": run.precision,
+            "parameters": count_parameters(run.model)["total"],
+        },
+        "data": {name: {"sequences": len(splits[name]), "rows": len(run.data.encoded[name]),
+                        "class_counts": np.bincount(splits[name].labels, minlength=n_classes).tolist()}
+                 for name in SPLIT_NAMES},  # fmt: skip
+        "settings": _jsonable(asdict(settings)),
+    }
 
 
 @dataclass(frozen=True)
@@ -367,6 +489,16 @@ class RunOutputs:
         directory = Path(directory)
         return cls(directory / "metrics.json", directory / "predictions.tsv", directory / "history.csv",
                    directory / "model")  # fmt: skip
+
+
+def write_outputs(
+    run: Training, state: TrainState, outputs: RunOutputs, test_probs: np.ndarray, result: dict[str, Any]
+) -> None:
+    """The selected model (moved to CPU), test predictions, training history and metrics."""
+    save_model(run.model.cpu(), outputs.model, run.k)
+    write_predictions(outputs.predictions, run.data.splits["test"], test_probs)
+    write_history(outputs.history, state.history, HISTORY_FIELDS)
+    write_json(outputs.metrics, result)
 
 
 def finetune(
@@ -386,145 +518,15 @@ def finetune(
 
     ``data`` maps ``train``, ``dev`` and ``test`` to dataset TSVs. Returns the run's metrics.
     """
-    if threads:
-        torch.set_num_threads(threads)
-    torch_device = resolve_device(device)
-    if torch_device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    autocast, precision = autocast_for(torch_device, settings.precision)
+    where = setup_device(device, threads, settings.precision)
     progress = sys.stderr.isatty() if progress is None else progress
-    splits, n_classes = read_task(data)
-    encoded = {name: encode(split.sequences, k, settings.overflow) for name, split in splits.items()}
-    for name, enc in encoded.items():
-        if len(enc) > enc.n_sequences:
-            log.info("%s: %d sequences longer than %d k-mers were split into %d windows", name,
-                     int((np.bincount(enc.sequence_index) > 1).sum()), kmer.MAX_KMERS, len(enc))  # fmt: skip
-    train_labels = splits["train"].labels[encoded["train"].sequence_index]
-
-    torch.manual_seed(seed)  # dropout stream
-    model = build_classifier(settings, k, n_classes, seed, model_dir).to(torch_device)
-    optimizer = torch.optim.AdamW(
-        param_groups(model, settings.weight_decay), lr=settings.lr, betas=settings.betas, eps=settings.adam_epsilon,
-        **({"fused": True} if torch_device.type == "cuda" else {"foreach": True}),
-    )
-    per_epoch = steps_per_epoch(len(encoded["train"]), settings.batch_size)
-    total = per_epoch * settings.epochs
-    if settings.max_steps is not None:
-        total = min(total, settings.max_steps)
-    warmup_steps = int(round(settings.warmup * total))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup_steps))
-    eval_every = settings.eval_every_steps or per_epoch
-    log.info("%s seed %d: %d training rows, %d steps (%d per epoch), warm-up %d, dev every %d steps, %s on %s",
-             task, seed, len(encoded["train"]), total, per_epoch, warmup_steps, eval_every, precision,
-             torch_device)  # fmt: skip
-
-    history: list[dict[str, Any]] = []
-    best_value: float | None = None
-    best: dict[str, Any] = {}
-    best_state: dict[str, torch.Tensor] | None = None
-    stale = 0
-    step = 0
-    window_loss, window_rows = 0.0, 0
-    trained_rows = 0
-    started = time.perf_counter()
-    train_seconds = 0.0
-    stopped_early = False
-    bar = tqdm(total=total, desc=f"fine-tune {task} seed {seed}", unit="step", disable=not progress, mininterval=5)
-    model.train()
-    epoch = 0
-    while step < total and not stopped_early:
-        for rows in epoch_batches(encoded["train"].lengths, settings.batch_size, seed, epoch):
-            tick = time.perf_counter()
-            input_ids, attention_mask = encoded["train"].batch(rows)
-            labels = torch.from_numpy(train_labels[rows])
-            with autocast():
-                inputs = {"input_ids": input_ids.to(torch_device), "attention_mask": attention_mask.to(torch_device)}
-                logits = model(**inputs).logits
-            loss = nn.functional.cross_entropy(logits.float(), labels.to(torch_device))
-            loss.backward()
-            if settings.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            window_loss += float(loss.detach()) * rows.size
-            window_rows += rows.size
-            trained_rows += rows.size
-            train_seconds += time.perf_counter() - tick
-            bar.update(1)
-            if step % eval_every == 0 or step == total:
-                probs = combine_windows(predict_rows(model, encoded["dev"], settings.eval_batch_size, torch_device,
-                                                     autocast), encoded["dev"], settings.aggregate)  # fmt: skip
-                dev = evaluate(splits["dev"].labels, probs)
-                value = dev[settings.select_on]
-                improved = is_better(settings.select_on, value, best_value)
-                if improved:
-                    best_value, stale = value, 0
-                    best = {"step": step, "epoch": round(step / per_epoch, 3), "dev": dev}
-                    best_state = {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
-                else:
-                    stale += 1
-                row = {"step": step, "epoch": round(step / per_epoch, 3), "lr": scheduler.get_last_lr()[0],
-                       "train_loss": window_loss / max(window_rows, 1), "dev_loss": dev["loss"],
-                       **{f"dev_{m}": dev[m] for m in SCALAR_METRICS}, "best": int(improved),
-                       "elapsed_s": round(time.perf_counter() - started, 2)}  # fmt: skip
-                history.append(row)
-                window_loss, window_rows = 0.0, 0
-                log.info("step %d/%d (epoch %.2f): train loss %.4f, dev loss %.4f, dev MCC %.4f, dev AUROC %s%s",
-                         step, total, row["epoch"], row["train_loss"], dev["loss"], dev["mcc"], _fmt(dev["auroc"]),
-                         f" (best {settings.select_on})" if improved else "")  # fmt: skip
-                bar.set_postfix(dev=f"{_fmt(value)}")
-                if settings.patience is not None and stale >= settings.patience:
-                    log.info("early stop: %d evaluations without a better dev %s", stale, settings.select_on)
-                    stopped_early = True
-                    break
-            if step >= total:
-                break
-        epoch += 1
-    bar.close()
-    if best_state is None:  # every dev value undefined: keep the last model
-        log.warning("dev %s was never defined; the last checkpoint is evaluated", settings.select_on)
-        best = {"step": step, "epoch": round(step / per_epoch, 3), "dev": history[-1] if history else {}}
-    else:
-        model.load_state_dict(best_state)
-
-    test_probs = combine_windows(predict_rows(model, encoded["test"], settings.eval_batch_size, torch_device,
-                                              autocast), encoded["test"], settings.aggregate)  # fmt: skip
-    test = evaluate(splits["test"].labels, test_probs)
-    log.info("%s seed %d: test %s", task, seed, ", ".join(f"{m} {_fmt(test[m])}" for m in SCALAR_METRICS))
-    result = {
-        "task": task,
-        "seed": seed,
-        "init": settings.init,
-        "encoder": None if settings.init == "scratch" else str(model_dir),
-        "k": k,
-        "n_classes": n_classes,
-        "headline": settings.headline,
-        "select_on": settings.select_on,
-        "test": test,
-        "best": best,
-        "training": {
-            "steps": step,
-            "planned_steps": total,
-            "steps_per_epoch": per_epoch,
-            "stopped_early": stopped_early,
-            "train_seconds": round(train_seconds, 3),
-            "train_rows_per_s": round(trained_rows / max(train_seconds, 1e-9), 2),
-            "device": str(torch_device),
-            "precision": precision,
-            "parameters": count_parameters(model)["total"],
-        },
-        "data": {name: {"sequences": len(splits[name]), "rows": len(encoded[name]),
-                        "class_counts": np.bincount(splits[name].labels, minlength=n_classes).tolist()}
-                 for name in SPLIT_NAMES},  # fmt: skip
-        "settings": _jsonable(asdict(settings)),
-    }
-    save_model(model.cpu(), outputs.model, k)
-    write_predictions(outputs.predictions, splits["test"], test_probs)
-    write_history(outputs.history, history, HISTORY_FIELDS)
-    write_json(outputs.metrics, result)
+    task_data = load_data(data, k, settings.overflow)
+    run = build_training(settings, task_data, where, task=task, k=k, seed=seed, model_dir=model_dir)
+    state = train(run, progress)
+    restore_best(run, state)
+    test, test_probs = evaluate_test(run)
+    result = summarise(run, state, test, model_dir)
+    write_outputs(run, state, outputs, test_probs, result)
     return result
 
 
@@ -538,11 +540,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(item) for item in value]
     return value
-
-
-# --------------------------------------------------------------------------- outputs
-
-
 
 
 # --------------------------------------------------------------------------- command line

@@ -19,27 +19,24 @@ scored on its own, and the window probabilities are combined per sequence:
 
 Output: a TSV with ``id length windows predicted prob_0 .. prob_{C-1}`` (BED input
 adds ``chrom start end strand``), in input order, written atomically. Inference is
-batched, in eval mode and without gradients; bf16 autocast on CUDA.
+batched, in eval mode and without gradients; bf16 autocast on CUDA. This module owns
+reading the records (:func:`read_fasta_records`, :func:`read_bed_records`) and writing
+the table; loading the model, windowing and scoring are :mod:`dnabert.lm.inference`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pysam
-import torch
-from transformers import BertForSequenceClassification
 
-from dnabert.lm.finetune import AGGREGATES, predict_sequences
-from dnabert.lm.training import autocast_for, resolve_device
 from dnabert.io import InputError, PathLike, atomic_write, open_text
-from dnabert.lm.models import infer_k, read_config
+from dnabert.lm.inference import AGGREGATES, load_for_inference, predict_sequences
 from dnabert.sequence import read_fasta, reverse_complement
 
 log = logging.getLogger(__name__)
@@ -101,33 +98,6 @@ def read_bed_records(bed: PathLike, genome: PathLike) -> Iterator[Record]:
                 sequence = reverse_complement(sequence)
             ident = name or f"{chrom}:{start}-{end}" + (f"({strand})" if strand else "")
             yield Record(ident, sequence, chrom, start, end, strand)
-
-
-def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForSequenceClassification, int]:
-    """A fine-tuned classifier directory (as written by :mod:`dnabert.lm.finetune`) and its k."""
-    model_dir = Path(model_dir)
-    config, _ = read_config(model_dir)
-    k = infer_k(model_dir, config)
-    if not config.architectures or "BertForSequenceClassification" not in config.architectures:
-        raise InputError(
-            model_dir / "config.json",
-            "not a fine-tuned classifier (architectures lacks BertForSequenceClassification); fine-tune it first",
-            field="architectures",
-        )
-    model = BertForSequenceClassification.from_pretrained(model_dir)
-    return model.to(device).eval(), k
-
-
-def load_for_inference(
-    model_dir: PathLike, device: str = "auto", precision: str = "auto", threads: int | None = None
-) -> tuple[BertForSequenceClassification, int, torch.device, Callable[[], contextlib.AbstractContextManager]]:
-    """A fine-tuned classifier ready to score: ``(model, k, device, autocast)`` (threads set if given)."""
-    if threads:
-        torch.set_num_threads(threads)
-    torch_device = resolve_device(device)
-    autocast, _ = autocast_for(torch_device, precision)
-    model, k = load_classifier(model_dir, torch_device)
-    return model, k, torch_device, autocast
 
 
 def predict_file(
