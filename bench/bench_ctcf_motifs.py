@@ -27,7 +27,7 @@ from machine import cpu_model  # noqa: E402
 
 from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune  # noqa: E402
 from dnabert.interpret.stage import InterpretSettings, compare_task, discover_task, score_task  # noqa: E402
-from dnabert.interpret.motifs import recovery_table  # noqa: E402
+from dnabert.interpret.motifs.jaspar import recovery_table  # noqa: E402
 from dnabert.lm.models import ModelSettings  # noqa: E402
 from dnabert.data.negatives import dinucleotide_shuffle  # noqa: E402
 from dnabert.lm.predict import read_fasta_records  # noqa: E402

@@ -4,11 +4,11 @@
 10,000 positive and 10,000 negative random sequences of 101 bp; each positive
 carries a CTCF site (JASPAR MA0139.2, sampled from its matrix) and synthetic
 attention (smooth noise plus a bump over the site's core), as
-``motifs.synthetic_attention_data`` makes them. Times:
+``dnabert.interpret.synthetic.synthetic_attention_data`` makes them. Times:
 
-1. ``motifs.discover`` (regions, candidate counting in all 20,000 sequences,
+1. ``discovery.discover`` (regions, candidate counting in all 20,000 sequences,
    hypergeometric tests, merging, windows), median of ``--repeats`` runs;
-2. ``motifs.tomtom_matches`` of the discovered motifs against JASPAR2024 CORE
+2. ``jaspar.tomtom_matches`` of the discovered motifs against JASPAR2024 CORE
    vertebrates (memelite), after one untimed warm-up call (the first call in a
    fresh environment compiles memelite's numba code, minutes; it is cached after).
 
@@ -35,7 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dnabert.interpret import motifs  # noqa: E402
+from dnabert.interpret.motifs.discovery import discover  # noqa: E402
+from dnabert.interpret.motifs.jaspar import jaspar_motifs, recovery_table, tomtom_matches  # noqa: E402
+from dnabert.interpret.synthetic import synthetic_attention_data  # noqa: E402
 from machine import cpu_model  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -56,31 +58,31 @@ def main() -> int:
     for name in ("dnabert.interpret.motifs",):
         logging.getLogger(name).setLevel(logging.WARNING)
 
-    targets = motifs.jaspar_motifs(args.release)
+    targets = jaspar_motifs(args.release)
     planted = {m.id: m for m in targets}[args.motif]
     start = time.perf_counter()
-    pos, neg, scores, _ = motifs.synthetic_attention_data(planted.probs, args.positives, args.negatives,
-                                                          length=args.length, seed=1)
+    pos, neg, scores, _ = synthetic_attention_data(planted.probs, args.positives, args.negatives,
+                                                   length=args.length, seed=1)
     log.info("simulated %d + %d sequences of %d bp in %.1f s", len(pos), len(neg), args.length,
              time.perf_counter() - start)
 
-    motifs.discover(pos[:200], neg[:200], scores[:200])  # imports (scipy.stats, pandas paths) outside the timing
+    discover(pos[:200], neg[:200], scores[:200])  # imports (scipy.stats, pandas paths) outside the timing
     times, result = [], None
     for _ in range(args.repeats):
         start = time.perf_counter()
-        result = motifs.discover(pos, neg, scores)
+        result = discover(pos, neg, scores)
         times.append(time.perf_counter() - start)
     discover_s = float(np.median(times))
     log.info("discover: %.2f s median of %d (%s); %s", discover_s, args.repeats,
              ", ".join(f"{t:.2f}" for t in times), result.stats)
 
     start = time.perf_counter()
-    motifs.tomtom_matches(result.motifs[:1], targets)  # warm-up: numba compile or cache load
+    tomtom_matches(result.motifs[:1], targets)  # warm-up: numba compile or cache load
     warmup_s = time.perf_counter() - start
     start = time.perf_counter()
-    table = motifs.tomtom_matches(result.motifs, targets)
+    table = tomtom_matches(result.motifs, targets)
     tomtom_s = time.perf_counter() - start
-    recovery = motifs.recovery_table(table, {planted.name: planted.id})
+    recovery = recovery_table(table, {planted.name: planted.id})
     top = table[table["rank"] == 1].head(1)
 
     out = {

@@ -23,7 +23,9 @@ from dnabert.interpret.stage import (
 )
 from dnabert.io import InputError
 from dnabert.lm.models import save_model
-from dnabert.interpret.motifs import jaspar_motifs, read_meme, synthetic_attention_data
+from dnabert.interpret.motifs.jaspar import jaspar_motifs
+from dnabert.interpret.motifs.meme import read_meme
+from dnabert.interpret.synthetic import synthetic_attention_data
 
 K = 3
 

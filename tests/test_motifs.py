@@ -6,7 +6,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnabert.interpret import motifs as M
+from dnabert.interpret.motifs.discovery import (
+    best_shift,
+    discover,
+    find_high_attention,
+    high_attention_regions,
+    merge_motifs,
+    window_inside,
+    window_starts,
+)
+from dnabert.interpret.motifs.jaspar import TOMTOM_COLUMNS, jaspar_motifs, recovery_table, tomtom_matches, write_tomtom
+from dnabert.interpret.motifs.logos import plot_logos, plot_logos_with_matches
+from dnabert.interpret.motifs.meme import read_meme, write_instances, write_meme, write_summary
+from dnabert.interpret.motifs.model import MotifMatrix, MotifSettings
+from dnabert.interpret.motifs.pattern_search import count_containing
+from dnabert.interpret.motifs.pvalues import adjust_pvalues, bh_adjust, hypergeom_pvalues
+from dnabert.interpret.synthetic import synthetic_attention_data
 from dnabert.io import InputError
 
 
@@ -111,12 +126,12 @@ def ref_motif_analysis(pos, neg, scores, window=24, min_len=5, pval_cutoff=0.005
 def test_find_high_attention_on_a_hand_made_vector():
     score = np.array([0.1, 0.1, 5, 5, 5, 5, 5, 0.1, 3.5, 3.5, 3.5, 3.5, 0.1, 4, 4, 4, 4, 4, 4, 0.1])
     # mean 3.175, 10 x min = 1: runs [2, 7), [8, 12) (too short: 4 < 5), [13, 19)
-    assert M.find_high_attention(score, min_len=5).tolist() == [[2, 7], [13, 19]]
-    assert M.find_high_attention(score, min_len=4).tolist() == [[2, 7], [8, 12], [13, 19]]
+    assert find_high_attention(score, min_len=5).tolist() == [[2, 7], [13, 19]]
+    assert find_high_attention(score, min_len=4).tolist() == [[2, 7], [8, 12], [13, 19]]
     # a run touching both ends; the 10 x minimum condition
-    assert M.find_high_attention(np.array([2.0, 2, 2, 2, 2, 0.1, 0.1, 2, 2, 2, 2, 2]), 5).tolist() == [[0, 5], [7, 12]]
-    assert M.find_high_attention(np.array([0.2, 0.2, 4, 4, 4, 4, 4, 0.2]), 5).tolist() == [[2, 7]]
-    assert M.find_high_attention(np.array([1.0, 1, 4, 4, 4, 4, 4, 1]), 5).size == 0  # 4 is not > 10 x 1
+    assert find_high_attention(np.array([2.0, 2, 2, 2, 2, 0.1, 0.1, 2, 2, 2, 2, 2]), 5).tolist() == [[0, 5], [7, 12]]
+    assert find_high_attention(np.array([0.2, 0.2, 4, 4, 4, 4, 4, 0.2]), 5).tolist() == [[2, 7]]
+    assert find_high_attention(np.array([1.0, 1, 4, 4, 4, 4, 4, 1]), 5).size == 0  # 4 is not > 10 x 1
 
 
 def test_regions_of_many_sequences_at_once_equal_the_per_sequence_reference():
@@ -124,11 +139,11 @@ def test_regions_of_many_sequences_at_once_equal_the_per_sequence_reference():
     lengths = rng.integers(0, 60, 300)
     scores = [np.convolve(rng.gamma(1.0, 1.0, k + 4), np.ones(5) / 5, mode="valid") - 0.05 * (k % 3) if k else np.zeros(0)
               for k in lengths]
-    regions = M.high_attention_regions(scores, min_len=3)
+    regions = high_attention_regions(scores, min_len=3)
     expected = [(i, a, b) for i, s in enumerate(scores) if len(s) for a, b in ref_find_high_attention(s, 3)]
     assert list(regions.itertuples(index=False, name=None)) == expected
     equal = np.stack([s[:20] for s in scores if len(s) >= 20])
-    regions2 = M.high_attention_regions(equal, min_len=3)
+    regions2 = high_attention_regions(equal, min_len=3)
     expected2 = [(i, a, b) for i, s in enumerate(equal) for a, b in ref_find_high_attention(s, 3)]
     assert list(regions2.itertuples(index=False, name=None)) == expected2
 
@@ -150,14 +165,14 @@ def test_count_containing_equals_python_in_for_every_length():
     patterns += ["ACGTACGTACGT", patterns[3], "acgt", "NNA", "ACGTN", "A" * 40, "CGTACGTACGTACGTACGTACGTACGTACGTACGTACG"]
     upper = [s.upper() for s in seqs]
     expected = [sum(p.upper() in s for s in upper) for p in patterns]
-    assert M.count_containing(seqs, patterns).tolist() == expected
+    assert count_containing(seqs, patterns).tolist() == expected
     assert any(len(p) > 32 and e > 0 for p, e in zip(patterns, expected))  # long candidates are exercised
 
     def overlapping(s, p):
         return sum(s.startswith(p, i) for i in range(len(s)))
 
     multi = [sum(overlapping(s, p.upper()) for s in upper) for p in patterns]
-    assert M.count_containing(seqs, patterns, allow_multi_match=True).tolist() == multi
+    assert count_containing(seqs, patterns, allow_multi_match=True).tolist() == multi
 
 
 def test_hypergeometric_pvalues_equal_scipy_one_at_a_time():
@@ -167,7 +182,7 @@ def test_hypergeometric_pvalues_equal_scipy_one_at_a_time():
     pos = rng.integers(0, 60, 200)
     neg = rng.integers(0, 60, 200)
     pos[:3], neg[:3] = 0, [0, 5, 60]
-    got = M.hypergeom_pvalues(pos, neg, 60, 70)
+    got = hypergeom_pvalues(pos, neg, 60, 70)
     want = [hypergeom.sf(x - 1, 130, 60, x + y) for x, y in zip(pos, neg)]
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
 
@@ -175,16 +190,16 @@ def test_hypergeometric_pvalues_equal_scipy_one_at_a_time():
 def test_benjamini_hochberg():
     p = np.array([0.01, 0.04, 0.03, 0.005])
     # sorted 0.005 0.01 0.03 0.04 -> x 4/rank: 0.02 0.02 0.04 0.04 -> running minimum from the top
-    np.testing.assert_allclose(M.bh_adjust(p), [0.02, 0.04, 0.04, 0.02])
+    np.testing.assert_allclose(bh_adjust(p), [0.02, 0.04, 0.04, 0.02])
     rng = np.random.default_rng(1)
     q = rng.random(60) ** 3
     q[5:9] = q[4]  # ties
-    np.testing.assert_allclose(M.bh_adjust(q), ref_bh(q), rtol=1e-12)
+    np.testing.assert_allclose(bh_adjust(q), ref_bh(q), rtol=1e-12)
     from scipy.stats import false_discovery_control
 
-    np.testing.assert_allclose(M.bh_adjust(q), false_discovery_control(q), rtol=1e-12)
-    assert M.bh_adjust(np.array([])).size == 0
-    np.testing.assert_allclose(M.adjust_pvalues(np.array([0.1, 0.3]), "bonferroni"), [0.2, 0.6])
+    np.testing.assert_allclose(bh_adjust(q), false_discovery_control(q), rtol=1e-12)
+    assert bh_adjust(np.array([])).size == 0
+    np.testing.assert_allclose(adjust_pvalues(np.array([0.1, 0.3]), "bonferroni"), [0.2, 0.6])
 
 
 # --------------------------------------------------------------------------- 3. merging
@@ -199,7 +214,7 @@ def test_best_shift_equals_biopython_first_alignment():
         q = "".join(rng.choice(list("ACGT"), lq))
         k = "".join(rng.choice(list("ACGT"), lk))
         al = aligner.align(q, k)[0]
-        score, shift = M.best_shift(q, k)
+        score, shift = best_shift(q, k)
         assert score == al.score
         if score > 0:
             assert shift == al.aligned[0][0][0] - al.aligned[1][0][0], (q, k)
@@ -207,19 +222,19 @@ def test_best_shift_equals_biopython_first_alignment():
 
 def test_merge_motifs_of_overlapping_candidates():
     cands = ["GACGTA", "ACGTA", "TTTTT", "ACGTAC", "CACGTAT"]
-    merge = M.merge_motifs(cands, min_len=5)
+    merge = merge_motifs(cands, min_len=5)
     rows = list(merge.itertuples(index=False, name=None))
     # shortest first: ACGTA and TTTTT become keys; ACGTAC (shift 0), GACGTA (shift 1) and
     # CACGTAT (shift 1) align to ACGTA with 5 matches >= max(4, 2.5)
     assert rows == [(1, 1, 0), (2, 2, 0), (0, 1, 1), (3, 1, 0), (4, 1, 1)]
     # a key that overhangs: AACGT on ACGTA is 4 matches at shift 1 (A|ACGT|-)
-    assert M.merge_motifs(["ACGTA", "AACGT"], min_len=5).values.tolist() == [[0, 0, 0], [1, 0, 1]]
+    assert merge_motifs(["ACGTA", "AACGT"], min_len=5).values.tolist() == [[0, 0, 0], [1, 0, 1]]
     # ties: ACGTTA aligns equally well (4 matches) to keys ACGTC (shift 0) and CCTTA (shift 1)
-    tied = M.merge_motifs(["ACGTC", "CCTTA", "ACGTTA"], min_len=5)
+    tied = merge_motifs(["ACGTC", "CCTTA", "ACGTTA"], min_len=5)
     assert tied.values.tolist() == [[0, 0, 0], [1, 1, 0], [2, 0, 0], [2, 1, 1]]
-    first = M.merge_motifs(["ACGTC", "CCTTA", "ACGTTA"], min_len=5, align_all_ties=False)
+    first = merge_motifs(["ACGTC", "CCTTA", "ACGTTA"], min_len=5, align_all_ties=False)
     assert first.values.tolist() == [[0, 0, 0], [1, 1, 0], [2, 0, 0]]
-    strict = M.merge_motifs(["ACGTC", "CCTTA", "ACGTTA"], min_len=5, align_cond=5)
+    strict = merge_motifs(["ACGTC", "CCTTA", "ACGTTA"], min_len=5, align_cond=5)
     assert strict["key"].tolist() == [0, 1, 2]
 
 
@@ -228,11 +243,11 @@ def test_merge_motifs_of_overlapping_candidates():
 
 def test_window_centring_and_bounds():
     # even difference: 24 - 6 = 18 -> 9 each side; odd: 24 - 5 = 19 -> 9 left, 10 right (as DNABERT)
-    assert M.window_starts(np.array([10, 10, 3]), np.array([6, 5, 30]), 24).tolist() == [1, 1, 6]
-    assert M.window_starts(np.array([10]), np.array([25]), 24).tolist() == [11]  # longer than the window: shrinks
+    assert window_starts(np.array([10, 10, 3]), np.array([6, 5, 30]), 24).tolist() == [1, 1, 6]
+    assert window_starts(np.array([10]), np.array([25]), 24).tolist() == [11]  # longer than the window: shrinks
     starts = np.array([-1, 0, 76, 77])
-    assert M.window_inside(starts, np.full(4, 101), 24).tolist() == [False, True, True, False]  # DNABERT: end < length
-    assert M.window_inside(starts, np.full(4, 101), 24, strict_end=False).tolist() == [False, True, True, True]
+    assert window_inside(starts, np.full(4, 101), 24).tolist() == [False, True, True, False]  # DNABERT: end < length
+    assert window_inside(starts, np.full(4, 101), 24, strict_end=False).tolist() == [False, True, True, True]
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -255,8 +270,8 @@ def planted_small(seed: int = 0):
 
 def test_discover_equals_the_dnabert_reference():
     pos, neg, scores = planted_small()
-    settings = M.MotifSettings(window=16, min_len=5, pval_cutoff=0.05, min_n_motif=2)
-    result = M.discover(pos, neg, scores, settings)
+    settings = MotifSettings(window=16, min_len=5, pval_cutoff=0.05, min_n_motif=2)
+    result = discover(pos, neg, scores, settings)
     expected = ref_motif_analysis(pos, neg, scores, window=16, min_len=5, pval_cutoff=0.05, min_n_motif=2)
     assert len(result.motifs) >= 2
     got = {}
@@ -270,8 +285,8 @@ def test_discover_equals_the_dnabert_reference():
         assert m.counts.sum() == 16 * len(inst)
         assert all(pos[i][s:s + 16] == w for i, s, w in zip(inst["seq_index"], inst["start"], inst["sequence"]))
     assert [m.n_instances for m in result.motifs] == sorted((m.n_instances for m in result.motifs), reverse=True)
-    by_p = M.discover(pos, neg, scores, M.MotifSettings(window=16, min_len=5, pval_cutoff=0.05, min_n_motif=2,
-                                                         sort_by="pvalue"))
+    by_p = discover(pos, neg, scores, MotifSettings(window=16, min_len=5, pval_cutoff=0.05, min_n_motif=2,
+                                                     sort_by="pvalue"))
     assert {m.seed for m in by_p.motifs} == set(expected)
     assert [m.padj for m in by_p.motifs] == sorted(m.padj for m in by_p.motifs)
     cands = result.candidates
@@ -282,40 +297,40 @@ def test_discover_equals_the_dnabert_reference():
 def test_discover_handles_nothing_found_and_bad_input():
     pos = random_seqs(10, 30, seed=1)
     flat = [np.ones(30)] * 10  # nothing above the mean
-    result = M.discover(pos, random_seqs(10, 30, seed=2), flat)
+    result = discover(pos, random_seqs(10, 30, seed=2), flat)
     assert result.motifs == [] and result.instances.empty and result.summary().empty
     with pytest.raises(InputError, match="sequence 3: 29 scores for 30 bases"):
-        M.discover(pos, pos, [np.ones(30)] * 3 + [np.ones(29)] + [np.ones(30)] * 6)
+        discover(pos, pos, [np.ones(30)] * 3 + [np.ones(29)] + [np.ones(30)] * 6)
     with pytest.raises(InputError, match="9 score arrays for 10 sequences"):
-        M.discover(pos, pos, [np.ones(30)] * 9)
+        discover(pos, pos, [np.ones(30)] * 9)
     bad = [np.ones(30) for _ in range(10)]
     bad[7][4] = np.nan
     with pytest.raises(InputError, match="sequence 7 has non-finite scores"):
-        M.discover(pos, pos, bad)
+        discover(pos, pos, bad)
     with pytest.raises(InputError, match="one string"):
-        M.discover("ACGT", pos, [np.ones(4)])
+        discover("ACGT", pos, [np.ones(4)])
     with pytest.raises(InputError, match="motifs.window"):
-        M.MotifSettings(window=0)
+        MotifSettings(window=0)
     with pytest.raises(InputError, match="motifs.p_adjust"):
-        M.MotifSettings(p_adjust="holm")
+        MotifSettings(p_adjust="holm")
 
 
 # --------------------------------------------------------------------------- outputs
 
 
 def test_meme_round_trip_through_memelite(tmp_path):
-    from memelite.io import read_meme
+    from memelite.io import read_meme as memelite_read_meme
 
     pos, neg, scores = planted_small(1)
-    result = M.discover(pos, neg, scores, M.MotifSettings(window=12, pval_cutoff=0.05, min_n_motif=2))
-    extra = M.MotifMatrix("MA_test.1", "two words", np.array([[0.7, 0.1], [0.1, 0.1], [0.1, 0.1], [0.1, 0.7]]))
+    result = discover(pos, neg, scores, MotifSettings(window=12, pval_cutoff=0.05, min_n_motif=2))
+    extra = MotifMatrix("MA_test.1", "two words", np.array([[0.7, 0.1], [0.1, 0.1], [0.1, 0.1], [0.1, 0.7]]))
     path = tmp_path / "motifs.meme"
-    M.write_meme([*result.motifs, extra], path, background=result.background)
-    back = read_meme(str(path))
+    write_meme([*result.motifs, extra], path, background=result.background)
+    back = memelite_read_meme(str(path))
     assert list(back) == [f"{m.id} {m.seed}" for m in result.motifs] + ["MA_test.1 two_words"]
     for m, pwm in zip([*result.motifs, extra], back.values()):
         np.testing.assert_allclose(pwm, m.probs, atol=1e-6)
-    assert set(M.read_meme(path)) == {m.id for m in result.motifs} | {"MA_test.1"}
+    assert set(read_meme(path)) == {m.id for m in result.motifs} | {"MA_test.1"}
     text = path.read_text()
     assert text.startswith("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\n")
     m = result.motifs[0]
@@ -324,12 +339,12 @@ def test_meme_round_trip_through_memelite(tmp_path):
 
 def test_instances_tsv_and_bed(tmp_path):
     pos, neg, scores = planted_small(2)
-    result = M.discover(pos, neg, scores, M.MotifSettings(window=12, pval_cutoff=0.05, min_n_motif=2))
+    result = discover(pos, neg, scores, MotifSettings(window=12, pval_cutoff=0.05, min_n_motif=2))
     assert result.motifs
     names = [f"peak{i}" for i in range(len(pos))]
     coords = pd.DataFrame({"chrom": ["chr1", "chr2"] * 40, "start": np.arange(80) * 1000,
                            "end": np.arange(80) * 1000 + np.array([len(s) for s in pos]), "strand": ["+", "-"] * 40})
-    M.write_instances(result, tmp_path / "inst.tsv", names=names, bed_path=tmp_path / "inst.bed", coords=coords)
+    write_instances(result, tmp_path / "inst.tsv", names=names, bed_path=tmp_path / "inst.bed", coords=coords)
     table = pd.read_csv(tmp_path / "inst.tsv", sep="\t")
     assert list(table.columns) == ["motif", "seq_index", "name", "start", "end", "strand", "sequence"]
     assert (table["name"] == [f"peak{i}" for i in table["seq_index"]]).all()
@@ -342,11 +357,11 @@ def test_instances_tsv_and_bed(tmp_path):
         assert (i * 1000 + row["start"]) in g[1].tolist()
     else:
         assert (i * 1000 + len(pos[i]) - row["end"]) in g[1].tolist()
-    M.write_summary(result.motifs, tmp_path / "summary.tsv")
+    write_summary(result.motifs, tmp_path / "summary.tsv")
     summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
     assert summary["motif"].tolist() == [m.id for m in result.motifs]
     with pytest.raises(InputError, match="genomic coordinates"):
-        M.write_instances(result, tmp_path / "x.tsv", bed_path=tmp_path / "x.bed")
+        write_instances(result, tmp_path / "x.tsv", bed_path=tmp_path / "x.bed")
 
 
 def test_recovery_table_ignores_versions_unless_asked():
@@ -354,18 +369,18 @@ def test_recovery_table_ignores_versions_unless_asked():
                        "target_id": ["MA0139.1", "MA0138.3", "MA0139.2", "MA1930.2"],
                        "target_name": ["CTCF", "REST", "CTCF", "CTCF"], "pvalue": [1e-9, 1e-3, 1e-6, 1e-12],
                        "qvalue": [1e-6, 0.2, 1e-4, 1e-9]})
-    rec = M.recovery_table(tt, {"CTCF": "MA0139.2", "REST": "MA0138.3", "TBP": "MA0108.3"})
+    rec = recovery_table(tt, {"CTCF": "MA0139.2", "REST": "MA0138.3", "TBP": "MA0108.3"})
     assert rec["recovered"].tolist() == [True, False, False]
     assert rec.loc[0, "motif"] == "motif_1" and rec.loc[0, "matched_id"] == "MA0139.1"
-    exact = M.recovery_table(tt, {"CTCF": "MA0139.2"}, match_version=True)
+    exact = recovery_table(tt, {"CTCF": "MA0139.2"}, match_version=True)
     assert exact.loc[0, "matched_id"] == "MA0139.2" and exact.loc[0, "best_qvalue"] == 1e-4
-    named = M.recovery_table(tt, {"CTCF": "MA0139.2"}, match_name=True)
+    named = recovery_table(tt, {"CTCF": "MA0139.2"}, match_name=True)
     assert named.loc[0, "matched_id"] == "MA1930.2" and named.loc[0, "motif"] == "motif_3"
 
 
 @pytest.fixture(scope="module")
 def jaspar():
-    return M.jaspar_motifs("JASPAR2024")
+    return jaspar_motifs("JASPAR2024")
 
 
 def test_planted_ctcf_is_recovered_and_matched_to_jaspar(tmp_path, jaspar):
@@ -373,23 +388,23 @@ def test_planted_ctcf_is_recovered_and_matched_to_jaspar(tmp_path, jaspar):
     by_id = {m.id: m for m in jaspar}
     assert len(jaspar) > 500 and "MA0139.2" in by_id and "MA0138.3" in by_id
     ctcf = by_id["MA0139.2"].probs
-    pos, neg, scores, _ = M.synthetic_attention_data(ctcf, 500, 500, seed=1)
-    result = M.discover(pos, neg, scores)
+    pos, neg, scores, _ = synthetic_attention_data(ctcf, 500, 500, seed=1)
+    result = discover(pos, neg, scores)
     assert result.motifs and result.motifs[0].n_instances > 50
-    tt = M.tomtom_matches(result.motifs, jaspar, n_best=5)
+    tt = tomtom_matches(result.motifs, jaspar, n_best=5)
     top = tt[(tt["query"] == "motif_1") & (tt["rank"] == 1)].iloc[0]
     assert top["target_id"].startswith("MA0139") and top["qvalue"] < 0.05
     assert (tt.groupby("query")["pvalue"].apply(lambda p: p.is_monotonic_increasing)).all()
-    rec = M.recovery_table(tt, {"CTCF": "MA0139.2", "REST": "MA0138.3"})
+    rec = recovery_table(tt, {"CTCF": "MA0139.2", "REST": "MA0138.3"})
     assert rec["recovered"].tolist() == [True, False]
     # q-values: Benjamini-Hochberg over each query's p-values against all targets
-    full = M.tomtom_matches(result.motifs[:2], jaspar, n_best=None)
+    full = tomtom_matches(result.motifs[:2], jaspar, n_best=None)
     for _, group in full.groupby("query"):
-        np.testing.assert_allclose(group["qvalue"], M.bh_adjust(group["pvalue"].to_numpy()))
+        np.testing.assert_allclose(group["qvalue"], bh_adjust(group["pvalue"].to_numpy()))
         np.testing.assert_allclose(group["evalue"], group["pvalue"] * len(jaspar))
-    M.write_tomtom(tt, tmp_path / "tomtom.tsv")
-    assert pd.read_csv(tmp_path / "tomtom.tsv", sep="\t").columns.tolist() == M.TOMTOM_COLUMNS
-    logos = M.plot_logos(result.motifs[:2], tmp_path / "logos")
-    matched = M.plot_logos_with_matches(result.motifs[:2], tt, jaspar, tmp_path / "logos")
+    write_tomtom(tt, tmp_path / "tomtom.tsv")
+    assert pd.read_csv(tmp_path / "tomtom.tsv", sep="\t").columns.tolist() == TOMTOM_COLUMNS
+    logos = plot_logos(result.motifs[:2], tmp_path / "logos")
+    matched = plot_logos_with_matches(result.motifs[:2], tt, jaspar, tmp_path / "logos")
     for path in logos + matched:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import TINY, run_snakemake
-from dnabert.interpret.motifs import read_meme
+from dnabert.interpret.motifs.meme import read_meme
 
 pytestmark = pytest.mark.workflow
 

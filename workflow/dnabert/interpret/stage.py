@@ -28,21 +28,11 @@ import pandas as pd
 from dnabert.interpret.attention import BaseScores, ScoredSet, agreement, attention_scores, integrated_gradients, plot_heatmap, plot_profile
 from dnabert.lm.inference import load_for_inference, predict_sequences
 from dnabert.io import InputError, PathLike, atomic_write
-from dnabert.interpret.motifs import (
-    MotifMatrix,
-    MotifResult,
-    MotifSettings,
-    discover,
-    jaspar_motifs,
-    plot_logos,
-    read_meme,
-    recovery_table,
-    tomtom_matches,
-    write_instances,
-    write_meme,
-    write_summary,
-    write_tomtom,
-)
+from dnabert.interpret.motifs.discovery import discover
+from dnabert.interpret.motifs.jaspar import jaspar_motifs, recovery_table, tomtom_matches, write_tomtom
+from dnabert.interpret.motifs.logos import plot_logos
+from dnabert.interpret.motifs.meme import read_meme, write_instances, write_meme, write_summary
+from dnabert.interpret.motifs.model import MotifMatrix, MotifResult, MotifSettings
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +302,8 @@ def write_motif_page(summary: PathLike, best: pd.DataFrame, settings: InterpretS
 def plot_matches(motifs: Sequence[MotifMatrix], tomtom: pd.DataFrame, targets: Sequence[MotifMatrix],
                  path: PathLike, *, qvalue: float = 0.05, title: str = "") -> None:  # fmt: skip
     """One row per motif: its logo (left) beside its best JASPAR match's (right, oriented as matched)."""
-    from dnabert.interpret.motifs import draw_logo, reverse_complement_matrix
+    from dnabert.interpret.motifs.logos import draw_logo
+    from dnabert.interpret.motifs.model import reverse_complement_matrix
     from dnabert.plots import figure, save
 
     by_id = {t.id: t for t in targets}
