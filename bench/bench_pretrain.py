@@ -5,7 +5,7 @@ CPU, in one run, on the same model config (the demo's ``pretrain.model`` unless
 overridden), the same corpus pieces, the same optimizer settings and the same
 padded-token budget per step (``--batch`` sequences of up to 512 tokens):
 
-1. ours: ``dnabert.lm.pretrain.train`` (length-grouped batches, DNABERT span
+1. ours: ``dnabert.lm.pretrain.pipeline.train`` (length-grouped batches, DNABERT span
    masking, MLM head only at masked positions);
 2. baseline: ``transformers.Trainer`` + ``DataCollatorForLanguageModeling``
    (random batches padded to their longest piece, per-token 15 % masking, MLM
@@ -55,15 +55,10 @@ from machine import cpu_model  # noqa: E402 (bench/machine.py, beside this scrip
 from dnabert.lm import kmer  # noqa: E402
 from dnabert.lm.masking import mask_tokens, seeded_generator  # noqa: E402
 from dnabert.lm.models import ModelSettings, bert_config, new_model  # noqa: E402
-from dnabert.lm.pretrain import (  # noqa: E402
-    MaskedLMObjective,
-    OptimizerSettings,
-    Outputs,
-    PieceStore,
-    PretrainSettings,
-    split_pieces,
-    train,
-)
+from dnabert.lm.pretrain.objective import MaskedLMObjective  # noqa: E402
+from dnabert.lm.pretrain.pieces import PieceStore, split_pieces  # noqa: E402
+from dnabert.lm.pretrain.pipeline import train  # noqa: E402
+from dnabert.lm.pretrain.settings import OptimizerSettings, Outputs, PretrainSettings  # noqa: E402
 from dnabert.lm.training import param_groups  # noqa: E402
 
 log = logging.getLogger("bench")

@@ -21,21 +21,12 @@ from dnabert.lm import kmer
 from dnabert.lm.corpus import CorpusSettings, build_corpus
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
-from dnabert.lm.pretrain import (
-    PAD_MULTIPLE,
-    BatchPlan,
-    MaskingSettings,
-    OptimizerSettings,
-    Outputs,
-    PieceStore,
-    Preempted,
-    PretrainSettings,
-    make_micro_batch,
-    parse_args,
-    run,
-    split_pieces,
-    train,
-)
+from dnabert.lm.pretrain.batches import BatchPlan, make_micro_batch
+from dnabert.lm.pretrain.cli import parse_args, run
+from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
+from dnabert.lm.pretrain.pipeline import train
+from dnabert.lm.pretrain.settings import MaskingSettings, OptimizerSettings, Outputs, PretrainSettings
+from dnabert.lm.pretrain.signals import Preempted
 from dnabert.lm.masking import seeded_generator
 
 SETTINGS = PretrainSettings(
