@@ -271,7 +271,7 @@ def chromosome_sizes(total_bp: int) -> dict[str, int]:
 
 def simulation_settings(total_bp: int, n_gaps: int = 2) -> Any:
     """Settings for a genome of ``total_bp``: few genes and peaks (sequence is what matters here)."""
-    from dnabert.data.simulate import SimulationSettings, TFSpec
+    from dnabert.data.simulate.settings import SimulationSettings, TFSpec
 
     return SimulationSettings(
         chromosomes=chromosome_sizes(total_bp),
@@ -289,7 +289,7 @@ def run_simulation(total_bp: int, out_dir: Path) -> tuple[Path, str | None]:
     longer than about 10 Mbp (numpy "low >= high"); then it is rerun without internal
     gaps (the telomeric N runs remain).
     """
-    from dnabert.data.simulate import simulate
+    from dnabert.data.simulate.generate import simulate
 
     try:
         simulate(simulation_settings(total_bp), out_dir)

@@ -84,7 +84,8 @@ def small_genome(tmp_path_factory):
     Returns a dict of paths: fasta, sizes, blacklist, gtf, truth, peaks_CTCF.
     """
     from dnabert.data.genome import normalise_fasta, prepare_bed_mask, write_chrom_sizes
-    from dnabert.data.simulate import SimulationSettings, TFSpec, simulate
+    from dnabert.data.simulate.generate import simulate
+    from dnabert.data.simulate.settings import SimulationSettings, TFSpec
 
     root = tmp_path_factory.mktemp("small_genome")
     settings = SimulationSettings(

@@ -14,7 +14,8 @@ import pytest
 from pyjaspar import jaspardb
 
 from dnabert.io import InputError
-from dnabert.data.simulate import SimulationSettings, TFSpec, simulate
+from dnabert.data.simulate.generate import simulate
+from dnabert.data.simulate.settings import SimulationSettings, TFSpec
 
 SMALL = SimulationSettings(
     seed=7,
@@ -321,8 +322,9 @@ def test_gap_layout_fits_long_chromosomes():
     """Internal N gaps are sized for chromosomes far longer than the demo's (over 10 Mb used to fail)."""
     import numpy as np
 
-    from dnabert.data.simulate import SimulationSettings, _layout_gaps
+    from dnabert.data.simulate.layout import layout_gaps
+    from dnabert.data.simulate.settings import SimulationSettings
 
     settings = SimulationSettings(chromosomes={"chrBig": 30_000_000}, n_gaps=3)
-    genome = _layout_gaps(settings, np.random.default_rng(0))
+    genome = layout_gaps(settings, np.random.default_rng(0))
     assert 50_000 < genome.gap.sum() < 30_000_000 * 0.01

@@ -13,25 +13,19 @@ import torch
 from conftest import shared_file
 from transformers import BertConfig, BertForSequenceClassification
 
-from dnabert.lm import kmer
-from dnabert.interpret import variants
-from dnabert.lm.inference import load_classifier, predict_sequences
+from dnabert.interpret.variants import mutagenesis
+from dnabert.interpret.variants.cli import main
+from dnabert.interpret.variants.heatmap import plot_ism
+from dnabert.interpret.variants.mutagenesis import ism, ism_records
+from dnabert.interpret.variants.mutations import read_mutation_file, score_mutations
+from dnabert.interpret.variants.scores import log_odds
+from dnabert.interpret.variants.tables import read_sequence_table, write_tsv
+from dnabert.interpret.variants.vcf import VCF_COLUMNS, read_vcf, score_vcf
 from dnabert.io import InputError
+from dnabert.lm import kmer
+from dnabert.lm.inference import load_classifier, predict_sequences
 from dnabert.lm.models import save_model
 from dnabert.lm.predict import Record
-from dnabert.interpret.variants import (
-    VCF_COLUMNS,
-    ism,
-    ism_records,
-    log_odds,
-    main,
-    plot_ism,
-    read_mutation_file,
-    read_vcf,
-    score_mutations,
-    score_vcf,
-    write_tsv,
-)
 
 K = 3
 WINDOW = 41
@@ -99,7 +93,7 @@ def test_ism_mutates_all_four_bases_at_an_ambiguous_position_and_handles_long_in
     table = ism(model, seq, K)
     assert len(table) == 3 * 23 + 4
     assert sorted(table.loc[table["position"] == 10, "alt"]) == list("ACGT")
-    monkeypatch.setattr(variants, "MAX_MUTANT_BASES", 24 * 7)  # 7 mutants per pass
+    monkeypatch.setattr(mutagenesis, "MAX_MUTANT_BASES", 24 * 7)  # 7 mutants per pass
     sliced = ism(model, seq, K)
     pd.testing.assert_frame_equal(sliced, table, check_exact=False, atol=1e-6)
 
@@ -291,7 +285,7 @@ def test_dnabert_mutation_file_on_its_sample_data(model, model_dir, tmp_path):
     mutations = read_mutation_file(mutation_file)
     dev = shared_file("dnabert/sample/ft6_dev.tsv")
     assert [(m.idx, m.start, m.end, m.replacement) for m in mutations][-2:] == [(240, 8, 8, "A"), (325, 10, 11, "")]
-    seqs, _, ids = variants.read_sequence_table(dev)
+    seqs, _, ids = read_sequence_table(dev)
     table = score_mutations(model, K, seqs, mutations, ids=ids)
     assert len(table) == 6 and table["alt"].tolist()[-1] == "" and table["ref"].tolist()[-2] == ""
     deleted = seqs[325][:10] + seqs[325][11:]

@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.interpret.variants import ism_file
+from dnabert.interpret.variants.mutagenesis import ism_file
 
 
 def main() -> None:

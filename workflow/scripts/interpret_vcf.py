@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.interpret.variants import score_vcf_file
+from dnabert.interpret.variants.vcf import score_vcf_file
 
 
 def main() -> None:

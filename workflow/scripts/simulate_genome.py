@@ -4,7 +4,8 @@ from pathlib import Path
 
 from _glue import run
 
-from dnabert.data.simulate import SimulationSettings, simulate
+from dnabert.data.simulate.generate import simulate
+from dnabert.data.simulate.settings import SimulationSettings
 
 
 def main() -> None:
