@@ -35,6 +35,7 @@ CONDA_PACKAGE = {
     "seaborn": "seaborn",
     "numba": "numba",
     "snakemake": "snakemake-minimal",
+    "jinja2": "jinja2",
 }
 PACKAGE_DIR = REPO / "workflow" / "dnabert"
 SCRIPTS_DIR = REPO / "workflow" / "scripts"

@@ -1,4 +1,4 @@
-"""dnabert.report.pages: HTML tables, provenance, run cost from benchmark files, evaluation figures."""
+"""dnabert.html tables and pages; dnabert.report: provenance, run cost from benchmark files, stage pages, figures."""
 
 from __future__ import annotations
 
@@ -6,25 +6,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dnabert.report import pages as report
+from dnabert import html
 from dnabert.io import InputError
+from dnabert.report import cost, figures, provenance, stages
 
 
-def test_html_table_escapes_formats_and_bolds():
-    table = report.html_table(["name", "value"], [["<b>x</b>", 0.12345], ["y", 1234], ["z", None]],
-                              bold=[(1, 1)], digits=(0, 2))  # fmt: skip
-    assert "&lt;b&gt;x&lt;/b&gt;" in table and "0.12" in table and "<b>1,234</b>" in table and "n/a" in table
-    assert table.count('class="num"') == 3
-    page = report.html_page("T & U", table)
+def test_table_escapes_formats_and_bolds():
+    table = html.table(["name", "value"], [["<b>x</b>", 0.12345], ["y", 1234], ["z", None]],
+                       bold=[(1, 1)], digits=(0, 2))  # fmt: skip
+    page = html.render("tsv.html.j2", title="T & U", intro="", table=table)
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "0.12" in page and "<b>1,234</b>" in page and "n/a" in page
+    assert page.count('class="num"') == 3
     assert page.startswith("<!DOCTYPE html>") and "<title>T &amp; U</title>" in page and "<script" not in page
 
 
 def test_pattern_regex_matches_snakemake_patterns():
-    regex = report.pattern_regex("benchmarks/finetune/{task}/seed{seed}.tsv")
+    regex = cost.pattern_regex("benchmarks/finetune/{task}/seed{seed}.tsv")
     assert regex.fullmatch("benchmarks/finetune/ctcf/seed2.tsv").groupdict() == {"task": "ctcf", "seed": "2"}
     assert not regex.fullmatch("benchmarks/finetune/ctcf/x/seed2.tsv")
-    assert report.pattern_regex("benchmarks/{a,[0-9]+}.tsv").fullmatch("benchmarks/12.tsv")
-    assert not report.pattern_regex("benchmarks/{a,[0-9]+}.tsv").fullmatch("benchmarks/x.tsv")
+    assert cost.pattern_regex("benchmarks/{a,[0-9]+}.tsv").fullmatch("benchmarks/12.tsv")
+    assert not cost.pattern_regex("benchmarks/{a,[0-9]+}.tsv").fullmatch("benchmarks/x.tsv")
 
 
 BENCH_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -40,23 +41,24 @@ def test_benchmark_records_and_cost_by_rule(tmp_path):
         BENCH_HEADER + "100.0\t0:01:40\tNA\t1\t1\t1\t0\t0\t50\t150.0\n")
     (tmp_path / "benchmarks" / "stray.tsv").write_text(BENCH_HEADER)  # no rule's pattern: ignored
     patterns = {"finetune_seed": "benchmarks/finetune/{task}/seed{seed}.tsv", "pretrain_mlm": "benchmarks/pretrain_mlm.tsv"}
-    records = report.benchmark_records(patterns, tmp_path)
+    records = cost.benchmark_records(patterns, tmp_path)
     assert sorted((r.rule, r.job) for r in records) == [
         ("finetune_seed", "task=ctcf, seed=1"), ("finetune_seed", "task=ctcf, seed=2"), ("pretrain_mlm", "-")]
-    rows = report.cost_by_rule(records)
+    rows = cost.cost_by_rule(records)
     assert [row["rule"] for row in rows] == ["pretrain_mlm", "finetune_seed"]  # slowest first
     assert rows[1] == {"rule": "finetune_seed", "jobs": 2, "total_s": 40.0, "mean_s": 20.0, "max_s": 30.0,
                        "cpu_s": 29.0, "max_rss_mb": 500.0}  # fmt: skip
     assert rows[0]["max_rss_mb"] is None  # NA is not a number
-    report.write_cost_tsv(tmp_path / "cost.tsv", rows)
+    cost.write_cost_tsv(tmp_path / "cost.tsv", rows)
     assert (tmp_path / "cost.tsv").read_text().splitlines()[2] == "finetune_seed\t2\t40.000\t20.000\t30.000\t29.000\t500.000"
-    html = report.cost_html(records)
-    assert "finetune_seed" in html and "task=ctcf, seed=2" in html and "3 jobs of 2 rules" in html
-    report.plot_cost(records, tmp_path / "cost.png")
+    cost.write_cost_page(tmp_path / "cost.html", records)
+    page = (tmp_path / "cost.html").read_text()
+    assert "finetune_seed" in page and "task=ctcf, seed=2" in page and "3 jobs of 2 rules" in page
+    cost.plot_cost(records, tmp_path / "cost.png")
     assert Image.open(tmp_path / "cost.png").size[0] > 500
     (tmp_path / "benchmarks" / "pretrain_mlm.tsv").write_text("not a benchmark\n")
     with pytest.raises(InputError, match="not a Snakemake benchmark file"):
-        report.benchmark_records(patterns, tmp_path)
+        cost.benchmark_records(patterns, tmp_path)
 
 
 def test_provenance_pieces(tmp_path):
@@ -66,19 +68,22 @@ def test_provenance_pieces(tmp_path):
         "tasks": {"nrf1": {"type": "peaks", "peaks": {"encode": "ENCFF407IVS", "md5": "b" * 32}}},
         "interpret": {"jaspar_release": "JASPAR2024", "motif": "MA0139.2"},
     }  # fmt: skip
-    assert report.describe_source(config["genome"]) == ("https://x/g.fa.gz", f"md5 {'a' * 32}")
-    assert report.describe_source(config["tasks"]["nrf1"]["peaks"])[0] == "ENCODE ENCFF407IVS"
-    assert report.encode_accessions(config) == [("nrf1", "nrf1.peaks", "ENCFF407IVS")]
-    assert report.jaspar_releases(config) == [("interpret.jaspar_release", "JASPAR2024")]
-    assert report.jaspar_matrices(config) == [("interpret.motif", "MA0139.2")]
-    versions = report.package_versions(["numpy", "no-such-package-xyz"])
+    assert provenance.describe_source(config["genome"]) == ("https://x/g.fa.gz", f"md5 {'a' * 32}")
+    assert provenance.describe_source(config["tasks"]["nrf1"]["peaks"])[0] == "ENCODE ENCFF407IVS"
+    assert provenance.encode_accessions(config) == [("nrf1", "nrf1.peaks", "ENCFF407IVS")]
+    assert provenance.jaspar_releases(config) == [("interpret.jaspar_release", "JASPAR2024")]
+    assert provenance.jaspar_matrices(config) == [("interpret.motif", "MA0139.2")]
+    versions = provenance.package_versions(["numpy", "no-such-package-xyz"])
     assert versions["numpy"] == np.__version__ and versions["no-such-package-xyz"] == "not installed"
-    assert report.git_revision(tmp_path) is None  # not a checkout
+    assert provenance.git_revision(tmp_path) is None  # not a checkout
     genome = tmp_path / "genome.fa.gz"
     genome.write_bytes(b"ACGT")
-    body = report.overview_html(config, configfiles=["my.yaml"], inputs={"genome": genome}, workflow_dir=tmp_path)
+    provenance.write_overview_page(tmp_path / "overview.html", config, configfiles=["my.yaml"],
+                                   inputs={"genome": genome}, workflow_dir=tmp_path)  # fmt: skip
+    body = (tmp_path / "overview.html").read_text()
     assert "ENCFF407IVS" in body and "JASPAR2024" in body and "my.yaml" in body and "not a git checkout" in body
-    assert report.sha256sum(genome) in body  # sha256 of b"ACGT"
+    assert provenance.sha256sum(genome) in body  # sha256 of b"ACGT"
+    assert "<title>Run overview: g</title>" in body
 
 
 def _predictions(path, labels, probs, runs=None):
@@ -101,13 +106,13 @@ def test_evaluation_figures(tmp_path, n_classes):
     probs /= probs.sum(axis=1, keepdims=True)
     bert = [_predictions(tmp_path / f"seed{s}.tsv", labels, probs) for s in (1, 2)]
     cnn = _predictions(tmp_path / "cnn.tsv", np.r_[labels, labels], np.r_[probs, probs[::-1]], ["1"] * 60 + ["2"] * 60)
-    models = report.model_predictions({"dnabert": bert, "cnn": [cnn]})
+    models = figures.model_predictions({"dnabert": bert, "cnn": [cnn]})
     assert list(models["dnabert"]) == ["seed1", "seed2"] and list(models["cnn"]) == ["1", "2"]
     assert models["cnn"]["2"][1].shape == (60, n_classes)
-    names = report.class_names("splice" if n_classes == 3 else "peaks", n_classes)
+    names = figures.class_names("splice" if n_classes == 3 else "peaks", n_classes)
     assert names == (["non-splice", "donor", "acceptor"] if n_classes == 3 else ["negative", "positive"])
-    report.plot_curves(models, tmp_path / "curves.png", title="t")
-    report.plot_confusion(models, tmp_path / "confusion.png", names, title="t")
+    figures.plot_curves(models, tmp_path / "curves.png", title="t")
+    figures.plot_confusion(models, tmp_path / "confusion.png", names, title="t")
     for name in ("curves.png", "confusion.png"):
         pixels = np.asarray(Image.open(tmp_path / name).convert("L"))
         assert pixels.shape[1] > 800 and pixels.std() > 10
@@ -120,8 +125,9 @@ def test_benchmark_and_dataset_pages(tmp_path):
         "ctcf\tdnabert\t3\tmcc\t0.5\t0.1\t0.8\t0.02\n"
         "ctcf\tcnn\t3\tmcc\t0.7\t0.01\t0.9\t\n"
     )
-    html = report.benchmark_html(summary)
-    assert "0.500 ± 0.100" in html and "<b>0.700 ± 0.010</b>" in html and "<b>0.900</b>" in html
+    stages.write_metrics_page(tmp_path / "metrics.html", summary)
+    page = (tmp_path / "metrics.html").read_text()
+    assert "0.500 ± 0.100" in page and "<b>0.700 ± 0.010</b>" in page and "<b>0.900</b>" in page
     qc = tmp_path / "qc"
     qc.mkdir()
     (qc / "counts.tsv").write_text("split\tlabel\tsource\tcount\ntrain\t1\tpeak\t10\ntrain\t0\tshuffle\t5\n"
@@ -132,17 +138,23 @@ def test_benchmark_and_dataset_pages(tmp_path):
     (qc / "summary.json").write_text('{"chromosomes": {"train": ["chr1"], "dev": [], "test": ["chr4"]}, '
                                      '"sequences_in_two_splits": 0, "intervals_overlapping_another_split": 0, '
                                      '"gc_distance_to_positives": {"shuffle": {"gc_histogram_tvd": 0.1, "gc_ks": 0.2}}}')
-    html = report.dataset_html("ctcf", qc / "counts.tsv", qc / "composition.tsv", qc / "summary.json")
-    assert "<td>peak</td><td class=\"num\">10</td><td class=\"num\">0</td><td class=\"num\">4</td>" in html
-    assert "chr4" in html and "Kolmogorov" in html and ">19<" in html  # 10 + 5 + 4 in all
+    stages.write_dataset_page(tmp_path / "dataset.html", "ctcf", qc / "counts.tsv", qc / "composition.tsv",
+                              qc / "summary.json")  # fmt: skip
+    page = (tmp_path / "dataset.html").read_text()
+    assert "<td>peak</td><td class=\"num\">10</td><td class=\"num\">0</td><td class=\"num\">4</td>" in page
+    assert "chr4" in page and "Kolmogorov" in page and ">19<" in page  # 10 + 5 + 4 in all
+    assert "<title>Dataset ctcf</title>" in page
 
 
-def test_tsv_html(tmp_path):
+def test_tsv_page(tmp_path):
     tsv = tmp_path / "recovery.tsv"
     tsv.write_text("motif\trecovered\tq_value\tinstances\nMA0139.2\tyes\t1.5e-05\t12\n")
-    body = report.tsv_html(tsv, intro="Planted motifs.", caption="Recovery")
+    html.write_page(tmp_path / "recovery.html", "tsv.html.j2", title="Recovered <q>", intro="Planted motifs.",
+                    table=html.tsv_table(tsv, caption="Recovery"))  # fmt: skip
+    body = (tmp_path / "recovery.html").read_text()
     assert "Planted motifs." in body and "<caption>Recovery</caption>" in body
+    assert "<h1>Recovered &lt;q&gt;</h1>" in body  # templates escape every value
     assert '<td class="num">12</td>' in body and "<td>yes</td>" in body and "1.50e-05" in body
     (tmp_path / "empty.tsv").write_text("")
     with pytest.raises(InputError):
-        report.tsv_html(tmp_path / "empty.tsv")
+        html.tsv_table(tmp_path / "empty.tsv")

@@ -1,7 +1,8 @@
 # The report: tables and figures that only the report needs (provenance, per-task
 # ROC/PR curves and confusion matrices, run cost), and results/report.html itself,
 # which the default target builds with `snakemake --report` once everything else
-# is done. Logic in dnabert.report.pages; categories and input functions in common.smk.
+# is done. Logic in dnabert.report (pages rendered by dnabert.html); categories and input
+# functions in common.smk.
 import snakemake as _snakemake
 
 

@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.lm.evaluation import benchmark_table, plot_table, write_table
+from dnabert.report.benchmarks import benchmark_table, plot_table, write_table
 
 
 def main() -> None:

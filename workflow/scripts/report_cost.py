@@ -2,13 +2,13 @@
 
 from _glue import run
 
-from dnabert.report.pages import benchmark_records, cost_by_rule, cost_html, plot_cost, write_cost_tsv, write_html
+from dnabert.report.cost import benchmark_records, cost_by_rule, plot_cost, write_cost_page, write_cost_tsv
 
 
 def main() -> None:
     records = benchmark_records(snakemake.params.patterns)
     write_cost_tsv(snakemake.output.tsv, cost_by_rule(records))
-    write_html(snakemake.output.table, "Run cost: time and memory per rule", cost_html(records))
+    write_cost_page(snakemake.output.table, records)
     plot_cost(records, snakemake.output.plot)
 
 

@@ -2,13 +2,12 @@
 
 from _glue import run
 
-from dnabert.report.pages import dataset_html, write_html
+from dnabert.report.stages import write_dataset_page
 
 
 def main() -> None:
-    task = snakemake.wildcards.task
-    body = dataset_html(task, snakemake.input.counts, snakemake.input.composition, snakemake.input.summary)
-    write_html(snakemake.output[0], f"Dataset {task}", body)
+    write_dataset_page(snakemake.output[0], snakemake.wildcards.task, snakemake.input.counts,
+                       snakemake.input.composition, snakemake.input.summary)
 
 
 run(snakemake, main)

@@ -3,11 +3,11 @@
 from _glue import run
 
 from dnabert.io import read_json
-from dnabert.report.pages import pretrain_html, write_html
+from dnabert.report.stages import write_pretrain_page
 
 
 def main() -> None:
-    write_html(snakemake.output[0], "Pretraining", pretrain_html(read_json(snakemake.input[0])))
+    write_pretrain_page(snakemake.output[0], read_json(snakemake.input[0]))
 
 
 run(snakemake, main)

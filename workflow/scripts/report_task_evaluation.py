@@ -3,7 +3,7 @@
 from _glue import run
 
 from dnabert.io import read_json
-from dnabert.report.pages import class_names, model_predictions, plot_confusion, plot_curves
+from dnabert.report.figures import class_names, model_predictions, plot_confusion, plot_curves
 
 
 def main() -> None:

@@ -2,11 +2,11 @@
 
 from _glue import run
 
-from dnabert.report.pages import benchmark_html, write_html
+from dnabert.report.stages import write_metrics_page
 
 
 def main() -> None:
-    write_html(snakemake.output[0], "Test metrics of every task and model", benchmark_html(snakemake.input[0]))
+    write_metrics_page(snakemake.output[0], snakemake.input[0])
 
 
 run(snakemake, main)

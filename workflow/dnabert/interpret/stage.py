@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,22 +282,22 @@ def compare_task(meme: PathLike, settings: InterpretSettings, *, tomtom_out: Pat
 
 def write_motif_page(summary: PathLike, best: pd.DataFrame, settings: InterpretSettings, path: PathLike,
                      task: str = "") -> None:  # fmt: skip
-    """An HTML table for the report: every discovered motif with its statistics and best JASPAR match."""
-    from dnabert.report.pages import tsv_html, write_html
+    """An HTML table for the report: every discovered motif with its statistics and best JASPAR match.
+
+    The page shows the table's TSV text (floats to 3 significant digits), read back as
+    :func:`dnabert.html.cells_table`, like every TSV table of the report.
+    """
+    from dnabert.html import cells_table, write_page
 
     motifs = pd.read_csv(summary, sep="\t", dtype={"motif": str, "seed": str, "consensus": str})
     matches = best.astype({"query": str}).rename(columns={"query": "motif", "target_id": "best_match", "target_name": "factor",
                                    "qvalue": "match_qvalue"})[["motif", "best_match", "factor", "match_qvalue"]]  # fmt: skip
     table = motifs.merge(matches, on="motif", how="left")
     table["significant"] = table["match_qvalue"] < settings.qvalue
-    with tempfile.TemporaryDirectory() as folder:
-        tsv = Path(folder) / "motifs.tsv"
-        table.drop(columns=["seed", "merged"], errors="ignore").to_csv(tsv, sep="\t", index=False,
-                                                                      float_format="%.3g")  # fmt: skip
-        intro = (f"Motifs found from {'attention' if settings.motif_scores == 'attention' else 'integrated gradients'}"
-                 f" ({len(table)}), with their best TOMTOM match in JASPAR {settings.jaspar.get('release', '')}; "
-                 f"significant: match q-value below {settings.qvalue}.")  # fmt: skip
-        write_html(path, f"{task} motifs".strip(), tsv_html(tsv, intro=intro))
+    text = table.drop(columns=["seed", "merged"], errors="ignore").to_csv(sep="\t", index=False, float_format="%.3g")
+    cells = list(csv.reader(io.StringIO(text), delimiter="\t"))
+    write_page(path, "interpret/motifs.html.j2", task=task, scores=settings.motif_scores, n_motifs=len(table),
+               release=settings.jaspar.get("release", ""), qvalue=settings.qvalue, table=cells_table(cells))  # fmt: skip
 
 
 def plot_matches(motifs: Sequence[MotifMatrix], tomtom: pd.DataFrame, targets: Sequence[MotifMatrix],
@@ -359,11 +360,11 @@ def recovery(expected: Mapping[str, tuple[str, str]], tomtom_files: Mapping[str,
     with atomic_write(out) as handle:
         result.to_csv(handle, sep="\t", index=False, float_format="%.3g")
     if page_out is not None:
-        from dnabert.report.pages import tsv_html, write_html
+        from dnabert.html import tsv_table, write_page
 
         intro = ("Every motif planted at the simulated ChIP-seq summits, and whether a motif discovered from the "
                  f"fine-tuned model matches it in TOMTOM with q below {qvalue}.")  # fmt: skip
-        write_html(page_out, "Planted motifs recovered", tsv_html(out, intro=intro))
+        write_page(page_out, "tsv.html.j2", title="Planted motifs recovered", intro=intro, table=tsv_table(out))
     for row in result.itertuples():
         log.info("%s: planted %s (%s) %s (best q = %.3g, motif %s)", row.task, row.name, row.jaspar_id,
                  "recovered" if row.recovered else "NOT recovered", row.best_qvalue, row.motif)  # fmt: skip
