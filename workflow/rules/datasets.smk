@@ -2,6 +2,9 @@
 # chromosome hold-out splits; QC. Logic in dnabert.data.datasets and friends.
 
 
+include: "functions/datasets.smk"
+
+
 rule task_dataset:
     input:
         unpack(dataset_inputs),
