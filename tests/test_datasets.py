@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from conftest import REPO
-from dnabert.data import datasets
-from dnabert.data.datasets import COLUMNS, build_dataset, dataset_qc, read_dataset
+from dnabert.data import tasks
+from dnabert.data.datasets import COLUMNS, build_dataset, read_dataset
+from dnabert.data.qc import dataset_qc
 from dnabert.io import InputError
 from dnabert.data.splits import canonical
 
@@ -182,16 +183,16 @@ def test_split_without_positives_is_named(tmp_path, small_genome):
 def test_schema_defaults_equal_dataclass_defaults():
     schema = yaml.safe_load((REPO / "config" / "schema" / "config.schema.yaml").read_text())
     branches = {b["if"]["properties"]["type"]["const"]: b["then"]["properties"] for b in schema["definitions"]["task"]["allOf"]}
-    classes = {"peaks": datasets.PeaksTask, "promoters": datasets.PromotersTask, "splice": datasets.SpliceTask}
+    classes = {"peaks": tasks.PeaksTask, "promoters": tasks.PromotersTask, "splice": tasks.SpliceTask}
     for kind, cls in classes.items():
         defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
         for key, value in defaults.items():
             assert branches[kind][key]["default"] == (list(value) if isinstance(value, tuple) else value), (kind, key)
     negatives = schema["definitions"]["negatives"]["properties"]
-    for key, cls in (("gc_matched", datasets.GCMatchedSettings), ("flank", datasets.FlankSettings),
-                     ("substitution", datasets.SubstitutionSettings)):
+    for key, cls in (("gc_matched", tasks.GCMatchedSettings), ("flank", tasks.FlankSettings),
+                     ("substitution", tasks.SubstitutionSettings)):
         for f in dataclasses.fields(cls):
             assert negatives[key]["properties"][f.name]["default"] == f.default, (key, f.name)
     nonsplice = branches["splice"]["nonsplice"]["properties"]
-    assert {k: v["default"] for k, v in nonsplice.items()} == dataclasses.asdict(datasets.NonspliceSettings())
+    assert {k: v["default"] for k, v in nonsplice.items()} == dataclasses.asdict(tasks.NonspliceSettings())
     assert json.dumps(branches["peaks"]["negatives"]["default"]) == '{"shuffle": {"ratio": 1}}'

@@ -2,6 +2,9 @@
 # pieces and tokenised into k-mer shards with a manifest.
 
 
+include: "functions/corpus.smk"
+
+
 rule build_corpus:
     input:
         **genome_files(),

@@ -1,5 +1,9 @@
 # Task datasets: positives from peaks, TSSs, splice sites or tables; negatives;
-# chromosome hold-out splits; QC. Logic in dnabert.data.datasets and friends.
+# chromosome hold-out splits; QC. Logic in dnabert.data.tasks, dnabert.data.datasets,
+# dnabert.data.qc and friends.
+
+
+include: "functions/datasets.smk"
 
 
 rule task_dataset:

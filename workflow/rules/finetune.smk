@@ -1,6 +1,10 @@
 # Fine-tuning per task and seed, baselines on the same splits, the benchmark table,
 # and scoring new sequences. Logic in dnabert.lm.finetune, dnabert.lm.baselines,
-# dnabert.lm.evaluation and dnabert.lm.predict; input functions in common.smk.
+# dnabert.lm.evaluation and dnabert.lm.predict; input functions in
+# functions/finetune.smk.
+
+
+include: "functions/finetune.smk"
 
 
 rule finetune_seed:

@@ -2,6 +2,9 @@
 # bgzipped FASTA with .fai/.gzi and chrom.sizes; prepare the blacklist.
 
 
+include: "functions/genome.smk"
+
+
 # Downloads run where Snakemake runs (e.g. a cluster login node with internet),
 # never as cluster jobs on compute nodes that may have none.
 localrules:

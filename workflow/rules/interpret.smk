@@ -1,8 +1,12 @@
 # Interpretation of fine-tuned models: DNABERT's per-nucleotide attention (with
 # integrated gradients as a cross-check), motifs found from attention, TOMTOM
 # against JASPAR, planted-motif recovery on the simulated genome, and variant
-# effects. Logic in dnabert.interpret.stage, dnabert.interpret.attention, dnabert.interpret.motifs and
-# dnabert.interpret.variants; input functions in common.smk.
+# effects. Logic in dnabert.interpret.stage, dnabert.interpret.attention,
+# dnabert.interpret.motifs and dnabert.interpret.variants; input functions in
+# functions/interpret.smk.
+
+
+include: "functions/interpret.smk"
 
 
 rule interpret_attention:

@@ -2,6 +2,10 @@
 # grouped batches, checkpoint/resume, DDP via torchrun when given several GPUs.
 # Logic in dnabert.lm.pretrain (python -m dnabert.lm.pretrain).
 import json
+from pathlib import Path
+
+
+include: "functions/pretrain.smk"
 
 
 rule pretrain_mlm:

@@ -1,9 +1,14 @@
 # The report: tables and figures that only the report needs (provenance, per-task
 # ROC/PR curves and confusion matrices, run cost), and results/report.html itself,
 # which the default target builds with `snakemake --report` once everything else
-# is done. Logic in dnabert.report (pages rendered by dnabert.html); categories and input
-# functions in common.smk.
+# is done. Logic in dnabert.report (pages rendered by dnabert.html); input functions in
+# functions/report.smk, categories in common.smk.
+import sys
+
 import snakemake as _snakemake
+
+
+include: "functions/report.smk"
 
 
 # The report job runs Snakemake itself, so it runs where Snakemake runs; the other

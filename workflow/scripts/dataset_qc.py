@@ -2,7 +2,7 @@
 
 from _glue import run
 
-from dnabert.data.datasets import dataset_qc
+from dnabert.data.qc import dataset_qc
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
-"""Task datasets: settings, assembly of positives and negatives, leakage-free splits, TSV output, QC.
+"""Task datasets: assembly of positives and negatives per task type, leakage-free splits, TSV output.
 
 One task gives ``train.tsv.gz``, ``dev.tsv.gz`` and ``test.tsv.gz`` with the
 header ``sequence label chrom start end strand name source`` (tab-separated;
 coordinates 0-based half-open, blank where a sequence has none, e.g. a
-shuffle), and a ``qc/`` folder. Task types:
+shuffle); :mod:`dnabert.data.qc` checks them. Task types (settings in
+:mod:`dnabert.data.tasks`):
 
 * ``peaks`` (DNABERT-TF): summit-centred windows of ChIP-seq peaks, label 1.
 * ``promoters`` (DNABERT-Prom): TSS windows in transcript orientation, label 1;
@@ -20,11 +21,10 @@ Positives are split by chromosome; negatives are made within each split.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,162 +37,17 @@ from dnabert.data.annotation import (
     sample_gene_positions, splice_sites, tata_scan, tss_from_bed, tss_from_gtf,
 )
 from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, within_bounds
-from dnabert.sequence import gc_fraction, n_fraction, reverse_complement, to_strings
+from dnabert.data.tasks import NegativeSettings, PeaksTask, PromotersTask, SpliceTask, TableTask, task_from_config
+from dnabert.sequence import gc_fraction, n_fraction, to_strings
 from dnabert.io import InputError, PathLike, atomic_path
 from dnabert.data.peaks import on_genome, read_peaks, select_peaks, summit_windows
 from dnabert.data.splits import SPLITS, ChromosomeSplits, leakage_mask, random_split, report_dropped
-from dnabert.data.tables import infer_format, read_table
+from dnabert.data.tables import read_table
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("sequence", "label", "chrom", "start", "end", "strand", "name", "source")
 SPLICE_LABELS = {"nonsplice": 0, "donor": 1, "acceptor": 2}
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class ShuffleSettings:
-    """Dinucleotide shuffles of the positives."""
-
-    ratio: float = 1.0
-
-
-@dataclass(frozen=True)
-class GCMatchedSettings:
-    """Genomic background windows matched to the positives' GC histogram."""
-
-    ratio: float = 1.0
-    bins: int = 50
-    exclude_flank: int = 1000
-
-
-@dataclass(frozen=True)
-class FlankSettings:
-    """Windows shifted by +-``offset`` bp from the positives (ratio at most 2)."""
-
-    ratio: float = 1.0
-    offset: int = 500
-
-
-@dataclass(frozen=True)
-class SubstitutionSettings:
-    """DNABERT-Prom negatives: ``replaced`` of ``pieces`` parts replaced by random bases."""
-
-    ratio: float = 1.0
-    pieces: int = 20
-    replaced: int = 12
-
-
-@dataclass(frozen=True)
-class NegativeSettings:
-    shuffle: ShuffleSettings | None = None
-    gc_matched: GCMatchedSettings | None = None
-    flank: FlankSettings | None = None
-    substitution: SubstitutionSettings | None = None
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> NegativeSettings:
-        cfg = cfg or {}
-        kinds = {"shuffle": ShuffleSettings, "gc_matched": GCMatchedSettings, "flank": FlankSettings,
-                 "substitution": SubstitutionSettings}
-        return cls(**{key: kinds[key](**value) for key, value in cfg.items() if value is not None})
-
-
-@dataclass(frozen=True)
-class PeaksTask:
-    name: str
-    peaks: str
-    format: str = "narrowPeak"
-    window: int = 101
-    top: int | None = None
-    min_qvalue: float | None = None
-    max_n_fraction: float = 0.0
-    negatives: NegativeSettings = field(default_factory=lambda: NegativeSettings(shuffle=ShuffleSettings()))
-
-
-@dataclass(frozen=True)
-class PromotersTask:
-    name: str
-    annotation: str
-    format: str = "gtf"
-    upstream: int = 249
-    downstream: int = 50
-    tata: str = "all"
-    tata_pvalue: float = 1e-3
-    tata_region: tuple[int, int] = (-40, -10)
-    max_n_fraction: float = 0.0
-    negatives: NegativeSettings = field(default_factory=lambda: NegativeSettings(substitution=SubstitutionSettings()))
-
-
-@dataclass(frozen=True)
-class NonspliceSettings:
-    ratio: float = 0.5
-    decoy_fraction: float = 0.5
-    min_distance: int = 50
-
-
-@dataclass(frozen=True)
-class SpliceTask:
-    name: str
-    annotation: str
-    window: int = 400
-    max_n_fraction: float = 0.0
-    nonsplice: NonspliceSettings = field(default_factory=NonspliceSettings)
-
-
-@dataclass(frozen=True)
-class TableFile:
-    path: str
-    format: str
-    split: str | None = None
-    label: int | None = None
-    source: str = ""  # name in the source column (default: the file name)
-
-
-@dataclass(frozen=True)
-class TableTask:
-    name: str
-    files: tuple[TableFile, ...]
-    dev: float = 0.1
-    test: float = 0.1
-
-
-TaskSettings = PeaksTask | PromotersTask | SpliceTask | TableTask
-
-
-def task_from_config(name: str, cfg: Mapping[str, Any], files: Mapping[str, str]) -> TaskSettings:
-    """Settings for one ``tasks:`` entry (schema defaults already filled in); ``files`` maps input roles to paths."""
-    kind = cfg["type"]
-    common = {"max_n_fraction": cfg.get("max_n_fraction", 0.0)}
-    if kind == "peaks":
-        return PeaksTask(name, files["peaks"], cfg.get("format", "narrowPeak"), cfg.get("window", 101),
-                         cfg.get("top"), cfg.get("min_qvalue"), negatives=NegativeSettings.from_config(
-                             cfg.get("negatives", {"shuffle": {}})), **common)
-    if kind == "promoters":
-        return PromotersTask(
-            name, files["annotation"], cfg.get("format", "gtf"), cfg.get("upstream", 249),
-            cfg.get("downstream", 50), cfg.get("tata", "all"), cfg.get("tata_pvalue", 1e-3),
-            tuple(cfg.get("tata_region", (-40, -10))),
-            negatives=NegativeSettings.from_config(cfg.get("negatives", {"substitution": {}})), **common)
-    if kind == "splice":
-        return SpliceTask(name, files["annotation"], cfg.get("window", 400),
-                          nonsplice=NonspliceSettings(**cfg.get("nonsplice", {})), **common)
-    if kind == "table":
-        table_files = []
-        for i, spec in enumerate(cfg["files"]):
-            path = files[f"table_{i}"]
-            fmt = spec.get("format") or infer_format(spec.get("path") or spec.get("url") or path)
-            if fmt is None:
-                raise InputError(None, "cannot tell the table format from the file name; set format:",
-                                 field=f"tasks.{name}.files[{i}].format")
-            origin = spec.get("path") or spec.get("url") or spec.get("simulated") or path
-            table_files.append(TableFile(path, fmt, spec.get("split"), spec.get("label"),
-                                         origin.rstrip("/").rsplit("/", 1)[-1]))
-        split = cfg.get("random_split", {})
-        return TableTask(name, tuple(table_files), split.get("dev", 0.1), split.get("test", 0.1))
-    raise ValueError(f"tasks.{name}.type: unknown task type {kind!r}")
 
 
 def task_rng(seed: int, task: str, stream: str) -> np.random.Generator:
@@ -493,9 +348,6 @@ def build_dataset(
     return frames
 
 
-# --------------------------------------------------------------------------- reading and QC
-
-
 def read_dataset(path: PathLike) -> pd.DataFrame:
     """Read a dataset TSV written by :func:`write_splits` (blank coordinates as missing values)."""
     frame = pd.read_csv(path, sep="\t", dtype={"sequence": str, "chrom": str, "strand": str, "name": str,
@@ -506,114 +358,3 @@ def read_dataset(path: PathLike) -> pd.DataFrame:
     for column in ("start", "end"):
         frame[column] = frame[column].astype("Int64")
     return frame
-
-
-def _gc(sequences: pd.Series) -> np.ndarray:
-    s = sequences.str
-    gc = (s.count("G") + s.count("C")).to_numpy(dtype=float)
-    real = (sequences.str.len() - s.count("N")).to_numpy(dtype=float)
-    return gc / np.maximum(real, 1)
-
-
-def cross_split_overlaps(frame: pd.DataFrame) -> int:
-    """Rows whose interval overlaps an interval of another split (0 for a leakage-free dataset)."""
-    located = frame[frame["start"].notna()]
-    hits = 0
-    for name in SPLITS:
-        mine = located[located["split"] == name]
-        other = located[located["split"] != name]
-        if mine.empty or other.empty:
-            continue
-        index = IntervalIndex(Intervals(other["chrom"].to_numpy(object), other["start"].to_numpy(np.int64),
-                                        other["end"].to_numpy(np.int64)))
-        hits += int(index.overlaps(Intervals(mine["chrom"].to_numpy(object), mine["start"].to_numpy(np.int64),
-                                             mine["end"].to_numpy(np.int64))).sum())
-    return hits
-
-
-def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, PathLike]) -> dict[str, Any]:
-    """Counts per class and split, GC/length summaries, leakage checks and a GC plot of positives vs negatives.
-
-    ``outputs`` names ``counts``, ``composition``, ``summary`` (JSON) and ``plot`` (PNG).
-    """
-    frame = pd.concat([read_dataset(inputs[name]).assign(split=name) for name in SPLITS], ignore_index=True)
-    frame["gc"] = _gc(frame["sequence"])
-    frame["length"] = frame["sequence"].str.len()
-    counts = (frame.groupby(["split", "label", "source"]).size().rename("count").reset_index())
-    counts["split"] = pd.Categorical(counts["split"], SPLITS)
-    counts = counts.sort_values(["split", "label", "source"])
-    stats = frame.groupby(["split", "label", "source"]).agg(
-        n=("gc", "size"), gc_mean=("gc", "mean"), gc_sd=("gc", "std"), gc_min=("gc", "min"),
-        gc_median=("gc", "median"), gc_max=("gc", "max"), length_min=("length", "min"),
-        length_median=("length", "median"), length_max=("length", "max"),
-    ).reset_index()
-    stats["split"] = pd.Categorical(stats["split"], SPLITS)
-    stats = stats.sort_values(["split", "label", "source"])
-    keys = pd.Series([min(s, reverse_complement(s)) for s in frame["sequence"]])
-    shared = int(pd.DataFrame({"key": keys, "split": frame["split"]}).groupby("key")["split"].nunique().gt(1).sum())
-    positives = frame[frame["label"] > 0] if (frame["label"] > 0).any() else frame
-    negatives = frame[frame["label"] == 0]
-    distance = {
-        source: {"gc_histogram_tvd": neg.histogram_distance(positives["gc"].to_numpy(), part["gc"].to_numpy()),
-                 "gc_ks": neg.ks_statistic(positives["gc"].to_numpy(), part["gc"].to_numpy())}
-        for source, part in negatives.groupby("source")
-    }
-    summary = {
-        "task": task,
-        "rows": {name: int((frame["split"] == name).sum()) for name in SPLITS},
-        "chromosomes": {name: sorted(frame.loc[(frame["split"] == name) & (frame["chrom"] != ""), "chrom"].unique()
-                                     .tolist()) for name in SPLITS},
-        "sequences_in_two_splits": shared,
-        "intervals_overlapping_another_split": cross_split_overlaps(frame),
-        "gc_distance_to_positives": distance,
-    }
-    with contextlib.ExitStack() as stack:
-        paths = {key: stack.enter_context(atomic_path(outputs[key])) for key in ("counts", "composition", "summary",
-                                                                                "plot")}
-        counts.to_csv(paths["counts"], sep="\t", index=False, lineterminator="\n")
-        stats.to_csv(paths["composition"], sep="\t", index=False, float_format="%.4f", lineterminator="\n")
-        paths["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        plot_gc(frame, task, paths["plot"])
-    return summary
-
-
-def plot_gc(frame: pd.DataFrame, task: str, path: PathLike) -> None:
-    """GC content and length of positives against each negative type, and counts per split, as PNG."""
-    import seaborn as sns
-
-    from dnabert.plots import figure, save
-
-    fig, (ax_gc, ax_len, ax_n) = figure(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [2, 1.3, 1.3]},
-                                        constrained_layout=True)  # fmt: skip
-    order = sorted(frame["source"].unique(), key=lambda s: (frame.loc[frame["source"] == s, "label"].iloc[0] == 0, s))
-    palette = dict(zip(order, sns.color_palette("colorblind", n_colors=len(order))))
-    # A kernel density estimate: histograms of k/width fractions alias into uneven bins.
-    varied = [s for s in order if frame.loc[frame["source"] == s, "gc"].nunique() > 1]
-    sns.kdeplot(data=frame[frame["source"].isin(varied)], x="gc", hue="source", hue_order=varied,
-                common_norm=False, cut=0, bw_adjust=1.2, palette=palette, ax=ax_gc, warn_singular=False)
-    ax_gc.set(xlabel="GC content (fraction of bases)", ylabel="density", title=f"{task}: GC content by source",
-              xlim=(0, 1))  # fmt: skip
-    if ax_gc.get_legend() is not None:
-        ax_gc.get_legend().set_title("source (positives first)")
-    # Length range (line), quartiles (thick) and median (dot) per source: most tasks have one fixed length.
-    lengths = frame.groupby("source")["length"].describe()
-    for y, source in enumerate(order):
-        row = lengths.loc[source]
-        colour = palette[source]
-        ax_len.hlines(y, row["min"], row["max"], color=colour, lw=1.5)
-        ax_len.hlines(y, row["25%"], row["75%"], color=colour, lw=6)
-        ax_len.plot(row["50%"], y, "o", color=colour, mec="white", ms=7)
-        text = f"{row['min']:,.0f} bp" if row["min"] == row["max"] else f"{row['min']:,.0f}-{row['max']:,.0f} bp"
-        ax_len.annotate(text, (row["max"], y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
-    low, high = float(frame["length"].min()), float(frame["length"].max())
-    pad = max(0.15 * (high - low), 0.1 * high, 1.0)
-    ax_len.set_xlim(max(0.0, low - pad), high + 2 * pad)
-    ax_len.set_yticks(range(len(order)), order)
-    ax_len.set_ylim(len(order) - 0.5, -0.5)
-    ax_len.set(xlabel="sequence length (bp)", ylabel="", title="length by source (median, quartiles, range)")
-    sns.countplot(data=frame, x="split", hue="source", hue_order=order, order=list(SPLITS), palette=palette,
-                  ax=ax_n)
-    ax_n.set(xlabel="split", ylabel="sequences", title="sequences per split")
-    if ax_n.get_legend() is not None:
-        ax_n.get_legend().remove()
-    save(fig, path)

@@ -1,0 +1,41 @@
+# Functions and constants of MLM pretraining (rules in pretrain.smk).
+import shlex
+import sys
+
+from snakemake.settings.types import DeploymentMethod
+
+PRETRAIN = config["pretrain"]
+
+
+def pretrain_files():
+    """Outputs of MLM pretraining, by key (the model is a Hugging Face directory)."""
+    base = "results/pretrain"
+    return {
+        "model": f"{base}/model",
+        "metrics": f"{base}/metrics.json",
+        "history": f"{base}/training_log.csv",
+        "plot": f"{base}/loss.png",
+    }
+
+
+def pretrain_inputs(wildcards):
+    """The corpus for the configured k, and the model to start from, if any."""
+    inputs = {"corpus": corpus_dir()}
+    if PRETRAIN["pretrained"]:
+        inputs["pretrained"] = PRETRAIN["pretrained"]
+    return inputs
+
+
+def pretrain_launcher():
+    """`python -m`, or torchrun (DDP, one process per GPU) when more than one GPU is configured.
+
+    Under --use-conda the environment's python is on PATH; otherwise the Python running
+    Snakemake (the virtualenv's) is used, whatever PATH holds.
+    """
+    with_conda = (
+        DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    )
+    python = "python" if with_conda else shlex.quote(sys.executable)
+    if PRETRAIN["gpus"] > 1:
+        return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
+    return f"{python} -m"
