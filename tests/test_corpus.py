@@ -149,6 +149,33 @@ def test_chromosome_pieces_do_not_depend_on_exclusions(genome, corpus, tmp_path)
     assert [p[:3] for p in with_c] == [p[:3] for p in without_c]
 
 
+def test_masked_intervals_are_cut_out_like_gaps(genome, corpus, tmp_path):
+    """No piece overlaps a masked interval; pieces elsewhere stay, and a mask on an excluded chromosome changes nothing."""
+    bed = tmp_path / "mask.bed"
+    bed.write_text("# test intervals\nchrA\t25000\t25101\nchrA\t25050\t25300\nchrB\t100\t200\nchrC\t0\t500\n")
+    manifest = build_corpus(genome[0], tmp_path / "masked", SETTINGS, exclude=["chrC"], progress=False, mask=bed)
+    assert manifest["mask"] == {"bed": str(bed), "intervals": 3, "bases_removed": 300 + 100}
+    pieces = _pieces(tmp_path / "masked")
+    for chrom, low, high in [("chrA", 25000, 25300), ("chrB", 100, 200)]:
+        assert not [p for p in pieces if p[0] == chrom and p[1] < high and p[2] > low]
+        assert [p for p in pieces if p[0] == chrom and p[2] == low]  # the segment before ends at the mask
+        assert [p for p in pieces if p[0] == chrom and p[1] == high]  # and the next one starts after it
+    # Only chrC (excluded) masked: byte-identical shards to the unmasked corpus.
+    only_c = tmp_path / "only_c.bed"
+    only_c.write_text("chrC\t0\t500\n")
+    build_corpus(genome[0], tmp_path / "same", SETTINGS, exclude=["chrC", "chrZ"], progress=False, mask=only_c)
+    for name in sorted(p.name for p in corpus[0].glob("shard_*.npy")):
+        assert (tmp_path / "same" / name).read_bytes() == (corpus[0] / name).read_bytes()
+
+
+def test_spans_match_loci(corpus):
+    reader = CorpusReader(corpus[0])
+    names, chrom, start, end = reader.spans()
+    assert [(names[c], s, e) for c, s, e in zip(chrom.tolist(), start.tolist(), end.tolist())] == [
+        reader.locus(i) for i in range(len(reader))
+    ]
+
+
 def test_coverage_adds_randomly_placed_pieces(genome, tmp_path):
     settings = replace(SETTINGS, coverage=2.5, shard_tokens=1 << 16)
     manifest = build_corpus(genome[0], tmp_path / "cov", settings, exclude=["chrC"], progress=False)

@@ -1,13 +1,30 @@
 # The pretraining corpus: the genome split at N runs, cut into DNABERT-style
-# pieces and tokenised into k-mer shards with a manifest.
+# pieces and tokenised into k-mer shards with a manifest. Every task's test
+# intervals are cut out of it first (results/corpus/exclude.bed), so the DAG runs
+# datasets -> corpus -> pretraining.
 
 
 include: "functions/corpus.smk"
 
 
+rule corpus_exclusion:
+    input:
+        corpus_exclusion_inputs,
+    output:
+        CORPUS_EXCLUSION,
+    log:
+        "logs/build_corpus/exclusion.log",
+    conda:
+        "../../envs/datasets.yaml"
+    params:
+        tasks=list(TASKS),
+    script:
+        "../scripts/corpus_exclusion.py"
+
+
 rule build_corpus:
     input:
-        **genome_files(),
+        unpack(corpus_inputs),
     output:
         directory("results/corpus/k{k}"),
     log:

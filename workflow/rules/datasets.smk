@@ -43,3 +43,17 @@ rule dataset_qc:
         "../../envs/datasets.yaml"
     script:
         "../scripts/dataset_qc.py"
+
+
+rule dataset_corpus_overlap:
+    input:
+        **dataset_files(),
+        corpus=corpus_dir(),
+    output:
+        corpus_overlap_file(),
+    log:
+        "logs/dataset_qc/{task}.corpus_overlap.log",
+    conda:
+        "../../envs/datasets.yaml"
+    script:
+        "../scripts/corpus_overlap.py"

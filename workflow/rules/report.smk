@@ -49,6 +49,7 @@ rule report_overview:
 rule report_dataset:
     input:
         **dataset_qc_files(),
+        corpus_overlap=corpus_overlap_file(),
     output:
         report(
             f"{REPORT_DIR}/data/{{task}}/dataset.html",

@@ -22,6 +22,7 @@ def main() -> None:
         settings,
         exclude=snakemake.params.exclude,
         progress=False,
+        mask=snakemake.input.get("mask"),
     )
 
 

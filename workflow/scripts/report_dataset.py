@@ -7,7 +7,8 @@ from dnabert.report.stages import write_dataset_page
 
 def main() -> None:
     write_dataset_page(snakemake.output[0], snakemake.wildcards.task, snakemake.input.counts,
-                       snakemake.input.composition, snakemake.input.summary)
+                       snakemake.input.composition, snakemake.input.summary,
+                       corpus_overlap=snakemake.input.get("corpus_overlap"))
 
 
 run(snakemake, main)

@@ -91,6 +91,16 @@ def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, 
     return summary
 
 
+def corpus_overlap_qc(inputs: Mapping[str, PathLike], corpus: PathLike, out: PathLike) -> list[dict[str, Any]]:
+    """``corpus_overlap.tsv``: per split, the bases of its intervals inside pretraining corpus pieces."""
+    from dnabert.data.holdout import corpus_overlap
+
+    rows = corpus_overlap({name: read_dataset(inputs[name]) for name in SPLITS}, corpus)
+    with atomic_path(out) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False, lineterminator="\n")
+    return rows
+
+
 def plot_gc(frame: pd.DataFrame, task: str, path: PathLike) -> None:
     """GC content and length of positives against each negative type, and counts per split, as PNG."""
     import seaborn as sns

@@ -11,7 +11,11 @@ becomes a last, shorter piece. With ``coverage > 1`` extra pieces with the same
 length distribution are placed uniformly at random inside segments until the
 corpus holds ``coverage`` times the segment bases. Segments shorter than the
 minimum are dropped. Chromosomes named in ``exclude`` (the fine-tuning tasks' test
-chromosomes) are skipped entirely.
+chromosomes) are skipped entirely. A ``mask`` (BED intervals: every task's test
+intervals) is cut out of the sequence before segmentation, exactly like a run of
+N: no piece overlaps a masked base, and the sequence on either side is cut as
+separate segments. A mask that touches none of the used chromosomes changes
+nothing, piece for piece.
 
 Output directory layout::
 
@@ -281,6 +285,16 @@ def open_fasta(path: PathLike) -> pysam.FastaFile:
         ) from None
 
 
+def mask_codes(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> int:
+    """Set the bases of sorted, merged intervals to ``INVALID_CODE`` in place; return how many were valid."""
+    masked = 0
+    for start, end in zip(np.clip(starts, 0, codes.size).tolist(), np.clip(ends, 0, codes.size).tolist()):
+        part = codes[start:end]
+        masked += int(np.count_nonzero(part < kmer.INVALID_CODE))
+        part[:] = kmer.INVALID_CODE
+    return masked
+
+
 def read_codes(fasta: pysam.FastaFile, name: str, length: int, source: PathLike = "<fasta>") -> np.ndarray:
     """The chromosome as uint8 base codes (upper and lower case alike), read in blocks."""
     codes = np.empty(length, dtype=np.uint8)
@@ -383,10 +397,22 @@ def _histogram(length_counts: np.ndarray, settings: CorpusSettings) -> dict:
 
 
 def build_corpus(
-    fasta: Path, out_dir: Path, settings: CorpusSettings, exclude: Sequence[str] = (), progress: bool = True
+    fasta: Path,
+    out_dir: Path,
+    settings: CorpusSettings,
+    exclude: Sequence[str] = (),
+    progress: bool = True,
+    mask: PathLike | None = None,
 ) -> dict:
-    """Build the tokenised pretraining corpus of ``fasta`` into ``out_dir``; return the manifest."""
+    """Build the tokenised pretraining corpus of ``fasta`` into ``out_dir``; return the manifest.
+
+    ``mask`` is a BED file of intervals cut out of the corpus (see the module docstring).
+    """
+    from dnabert.data.intervals import IntervalIndex
+
     fasta, out_dir = Path(fasta), Path(out_dir)
+    masked = IntervalIndex.from_bed(mask) if mask is not None else IntervalIndex()
+    mask_summary = {"intervals": len(masked), "bases_removed": 0}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
     excluded = set(exclude)
@@ -406,6 +432,7 @@ def build_corpus(
         for index, (name, length) in enumerate(bar):
             bar.set_postfix_str(name)
             codes = read_codes(handle, name, length, fasta)
+            mask_summary["bases_removed"] += mask_codes(codes, *masked.blocks(name))
             starts, lengths, summary = chromosome_pieces(codes, name, settings)
             counts = lengths - settings.k + 3
             for part in _batches(counts, BATCH_TOKENS):
@@ -428,6 +455,10 @@ def build_corpus(
             del codes
         writer.flush()
     manifest = _manifest(fasta, settings, records, chromosomes, sorted(excluded), missing, length_counts, writer.shards)
+    if mask is not None:
+        manifest["mask"] = {"bed": str(mask), **mask_summary}
+        log.info("mask %s: %d intervals, %d ACGT bases of the used chromosomes cut out", mask,
+                 mask_summary["intervals"], mask_summary["bases_removed"])
     _remove_stale_shards(out_dir, writer.shards)
     write_text_atomic(out_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     log.info(
@@ -545,6 +576,20 @@ class CorpusReader:
         offsets = self._part(shard, "offsets")
         n_tokens = int(offsets[local + 1] - offsets[local])
         return self.chromosomes[chrom], start, start + n_tokens - 2 + self.k - 1
+
+    def spans(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Chromosome names and, for every piece, its chromosome index, start and end (vectorised)."""
+        chrom, start, end = [], [], []
+        for shard in range(len(self.manifest["shards"])):
+            loci = np.asarray(self._part(shard, "loci"))
+            n_tokens = np.diff(np.asarray(self._part(shard, "offsets")))
+            chrom.append(loci[:, 0])
+            start.append(loci[:, 1])
+            end.append(loci[:, 1] + n_tokens - 2 + self.k - 1)
+        if not chrom:
+            empty = np.empty(0, dtype=np.int64)
+            return self.chromosomes, empty, empty, empty
+        return self.chromosomes, np.concatenate(chrom), np.concatenate(start), np.concatenate(end)
 
     def token_counts(self) -> np.ndarray:
         """Tokens per piece, for all pieces in order."""

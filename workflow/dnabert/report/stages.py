@@ -38,8 +38,22 @@ def _count_rows(counts: Sequence[Mapping[str, str]]) -> list[list[Any]]:
     return rows
 
 
-def dataset_context(task: str, counts: PathLike, composition: PathLike, summary: PathLike) -> dict[str, Any]:
-    """A task's data page: sequences per split, class and source; GC/length; leakage checks."""
+def _overlap_table(path: PathLike) -> Table:
+    """Each split's bases inside pretraining corpus pieces (test must be 0)."""
+    rows = read_tsv(path)
+    return table(
+        ["split", "rows", "rows with coordinates", "bases of their intervals", "bases in corpus pieces",
+         "rows overlapping the corpus"],
+        ([r["split"], int(r["rows"]), int(r["rows_with_coordinates"]), int(r["interval_bases"]),
+          int(r["overlap_bp"]), int(r["rows_overlapping"])] for r in rows),
+        caption="Overlap with the pretraining corpus (test intervals are cut out of the corpus: 0 bp; train and "
+                "dev may overlap; rows without coordinates, e.g. shuffles or table rows, cannot be located)",
+    )  # fmt: skip
+
+
+def dataset_context(task: str, counts: PathLike, composition: PathLike, summary: PathLike,
+                    corpus_overlap: PathLike | None = None) -> dict[str, Any]:  # fmt: skip
+    """A task's data page: sequences per split, class and source; GC/length; leakage checks; corpus overlap."""
     rows = _count_rows(read_tsv(counts))
     qc = read_json(summary)
     chroms = qc.get("chromosomes", {})
@@ -69,13 +83,15 @@ def dataset_context(task: str, counts: PathLike, composition: PathLike, summary:
              ("intervals overlapping an interval of another split", qc.get("intervals_overlapping_another_split"))],
             caption="Leakage checks (both should be 0)",
         ),
+        "corpus_overlap": _overlap_table(corpus_overlap) if corpus_overlap else None,
     }  # fmt: skip
 
 
 def write_dataset_page(path: PathLike, task: str, counts: PathLike, composition: PathLike,
-                       summary: PathLike) -> None:  # fmt: skip
+                       summary: PathLike, corpus_overlap: PathLike | None = None) -> None:  # fmt: skip
     """The data page of :func:`dataset_context`."""
-    write_page(path, "report/dataset.html.j2", **dataset_context(task, counts, composition, summary))
+    write_page(path, "report/dataset.html.j2",
+               **dataset_context(task, counts, composition, summary, corpus_overlap))
 
 
 # --------------------------------------------------------------------------- pretraining

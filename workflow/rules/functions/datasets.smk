@@ -20,6 +20,11 @@ def dataset_qc_files(task="{task}"):
     return {key: f"results/datasets/{task}/qc/{name}" for key, name in QC_FILES.items()}
 
 
+def corpus_overlap_file(task="{task}"):
+    """QC: the bases of each split that lie in pretraining corpus pieces."""
+    return f"results/datasets/{task}/qc/corpus_overlap.tsv"
+
+
 def dataset_inputs(wildcards):
     """A task's input files by role, plus the genome and blacklist for genome-based tasks."""
     inputs = {
@@ -40,4 +45,5 @@ def dataset_targets():
     for task in TASKS:
         targets += list(dataset_files(task).values())
         targets += list(dataset_qc_files(task).values())
+        targets.append(corpus_overlap_file(task))
     return targets
