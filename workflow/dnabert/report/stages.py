@@ -191,15 +191,39 @@ def _every_metric(by_task: Mapping[str, list[dict[str, str]]], metrics: Sequence
                  numeric=(False, False, True, *(True for _ in metrics)), caption="Every metric")  # fmt: skip
 
 
+def _published(rows: Sequence[Mapping[str, str]], published: Sequence[Mapping[str, str]]) -> Table | None:
+    """Each published figure beside our models' value of the same metric on the same task."""
+    if not published:
+        return None
+    ours = [row["model"] for row in rows]
+    ours = list(dict.fromkeys(ours))
+    lookup = {(row["task"], row["model"]): row for row in rows}
+    body = []
+    for item in published:
+        metric = item["headline"]
+        values = [format_mean_sd(parse_number(lookup[(item["task"], m)][f"{metric}_mean"]),
+                                 parse_number(lookup[(item["task"], m)][f"{metric}_sd"]))
+                  if (item["task"], m) in lookup else "" for m in ours]  # fmt: skip
+        body.append([item["task"], METRIC_NAMES.get(metric, metric), *values, item["model"],
+                     parse_number(item[f"{metric}_mean"]), item["source"]])
+    return table(["task", "metric", *(f"ours: {m}" for m in ours), "published model", "published", "source"], body,
+                 numeric=[False, False, *(True for _ in ours), False, True, False],
+                 caption="Published figures beside ours (published: on each benchmark's full test set; a task built "
+                         "from part of a benchmark is scored on fewer sequences)")  # fmt: skip
+
+
 def metrics_context(summary: PathLike) -> dict[str, Table | None]:
-    """The test-metrics page from ``results/benchmarks/summary.tsv`` (both tables ``None`` without tasks).
+    """The test-metrics page from ``results/benchmarks/summary.tsv`` (all tables ``None`` without tasks).
 
     First the headline metric and AUROC of every model side by side, one row per task,
-    then every metric; mean ± sd over runs, the best value per task in bold.
+    then every metric; mean ± sd over runs, the best value per task in bold; then the
+    published figures of benchmark datasets beside ours (rows with a ``source``).
     """
-    rows = read_tsv(summary)
+    every = read_tsv(summary)
+    rows = [row for row in every if not row.get("source")]
+    published = [row for row in every if row.get("source")]
     if not rows:
-        return {"headline": None, "every": None}
+        return {"headline": None, "every": None, "published": None}
     metrics = [m for m in SCALAR_METRICS if f"{m}_mean" in rows[0]]
     by_task: dict[str, list[dict[str, str]]] = {}
     for row in rows:
@@ -207,7 +231,8 @@ def metrics_context(summary: PathLike) -> dict[str, Table | None]:
     models = list(dict.fromkeys(row["model"] for row in rows))
     headlines = list(dict.fromkeys(items[0].get("headline") or "mcc" for items in by_task.values()))
     shown = list(dict.fromkeys([*headlines, "auroc"]))
-    return {"headline": _side_by_side(by_task, models, shown), "every": _every_metric(by_task, metrics)}
+    return {"headline": _side_by_side(by_task, models, shown), "every": _every_metric(by_task, metrics),
+            "published": _published(rows, published)}  # fmt: skip
 
 
 def write_metrics_page(path: PathLike, summary: PathLike) -> None:
