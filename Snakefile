@@ -20,6 +20,7 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/learning_curve.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/report.smk"
 

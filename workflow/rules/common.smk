@@ -75,5 +75,6 @@ def all_targets():
         + dataset_targets()
         + list(pretrain_files().values())
         + benchmark_targets()
+        + learning_curve_targets()
         + interpret_targets()
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 #: Keys of ``finetune:`` that belong to the rules, not to one run's training settings.
-RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict", "lr_grid")
+RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict", "lr_grid", "train_fractions")
 #: Fields of dnabert.lm.models.ModelSettings (for init: scratch).
 MODEL_KEYS = ("layers", "hidden", "heads", "intermediate", "max_positions", "dropout", "attention_dropout")
 SPLITS = ("train", "dev", "test")
@@ -41,6 +41,7 @@ def task_settings(config: dict, task: str) -> dict[str, Any]:
     merged.update((section.get("tasks") or {}).get(task) or {})
     merged.pop("seeds", None)
     merged.pop("lr_grid", None)
+    merged.pop("train_fractions", None)
     if merged.get("scratch_model") is None:
         merged["scratch_model"] = _encoder_architecture(config, merged)
     return merged
@@ -78,6 +79,15 @@ def lr_grid(config: dict, task: str) -> list[float]:
     else:
         grid = section["lr_grid"]
     return [float(lr) for lr in grid]
+
+
+def train_fractions(config: dict, task: str) -> list[float]:
+    """Fractions of a task's training split for its learning curve (``finetune.train_fractions``,
+    per task under ``finetune.tasks.<task>``); ``[1.0]`` (no curve) when null or absent. Sorted."""
+    section = _section(config)
+    override = ((section.get("tasks") or {}).get(task) or {}).get("train_fractions")
+    fractions = override if override is not None else section.get("train_fractions")
+    return sorted({float(f) for f in (fractions or [1.0])})
 
 
 def bert_scratch_wanted(config: dict) -> bool:

@@ -19,6 +19,7 @@ def report_stage_files():
     }
     if TASKS:
         files["benchmarks"] = f"{REPORT_DIR}/finetuning/test_metrics.html"
+    files.update(learning_curve_report_files())
     for task in TASKS:
         files[f"dataset_{task}"] = f"{REPORT_DIR}/data/{task}/dataset.html"
         files[f"curves_{task}"] = f"{REPORT_DIR}/finetuning/{task}/roc_pr_curves.png"
