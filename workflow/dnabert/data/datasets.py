@@ -48,12 +48,12 @@ from dnabert.data.duplicates import deduplicate, resolve_policy
 from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, check_chromosome_ends, within_bounds
 from dnabert.data.peaks import on_genome, read_peaks, select_peaks, summit_windows
 from dnabert.data.splits import SPLITS, ChromosomeSplits, random_split
-from dnabert.data.tables import read_table, table_labels
+from dnabert.data.tables import check_labels, read_table, table_labels
 from dnabert.data.tasks import (
     CoordinatesTask, NegativeSettings, PeaksTask, PromotersTask, SpliceTask, TableTask, task_from_config,
 )
 from dnabert.io import InputError, PathLike, atomic_path
-from dnabert.sequence import gc_fraction, n_fraction, to_strings
+from dnabert.sequence import from_strings, gc_fraction, n_fraction, to_strings
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,14 @@ def build_table(task: TableTask, seed: int) -> list[Rows]:
     out: list[Rows] = []
     pooled: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = []
     tables = [read_table(spec.path, spec.format, spec.label) for spec in task.files]
-    table_labels(tables)
+    if task.shuffle and task.shuffle.ratio > 0:  # the shuffles bring label 0
+        first = {0: (f"tasks.{task.name}.negatives.shuffle", None)}
+        for table in tables:
+            first.update((label, (table.path, line)) for label, line in zip(table.labels, table.lines)
+                         if label not in first)  # fmt: skip
+        check_labels(first, len(tables))
+    else:
+        table_labels(tables)
     for spec, table in zip(task.files, tables):
         src = np.full(len(table), spec.source or Path(spec.path).name, dtype=object)
         names = np.array(table.names, dtype=object)
@@ -303,7 +310,33 @@ def build_table(task: TableTask, seed: int) -> list[Rows]:
         split = random_split(seqs, task.dev, task.test, task_rng(seed, task.name, "random_split"))
         out.append(Rows(seqs, np.concatenate([p[1] for p in pooled]), None, np.concatenate([p[2] for p in pooled]),
                         np.concatenate([p[3] for p in pooled]), split))
+    if task.shuffle and task.shuffle.ratio > 0:
+        out.append(table_shuffles(out, task.shuffle.ratio, task_rng(seed, task.name, "shuffle")))
     return out
+
+
+def table_shuffles(parts: list[Rows], ratio: float, rng: np.random.Generator) -> Rows:
+    """Dinucleotide shuffles (label 0) of the positives (label >= 1) of table rows, each in its positive's split.
+
+    Sequences are shuffled in groups of equal length (the shuffle works on equal-length rows).
+    """
+    sequences = [s for p in parts for s in p.sequence]
+    labels, names, split = (np.concatenate([getattr(p, key) for p in parts]) for key in ("label", "name", "split"))
+    positive = np.flatnonzero(labels > 0)
+    if positive.size == 0:
+        raise InputError(None, "negatives.shuffle needs positives (label >= 1) in the table", field="negatives")
+    lengths = np.array([len(sequences[i]) for i in positive.tolist()])
+    shuffled: list[str] = []
+    parents: list[np.ndarray] = []
+    for length in np.unique(lengths).tolist():
+        rows = positive[lengths == length]
+        seqs, parent = neg.shuffled_negatives(from_strings([sequences[i] for i in rows.tolist()]), ratio, rng)
+        shuffled += to_strings(seqs)
+        parents.append(rows[parent])
+    parent = np.concatenate(parents)
+    log.info("%d dinucleotide shuffles of %d table positives (ratio %g)", len(shuffled), positive.size, ratio)
+    return Rows(shuffled, np.zeros(len(shuffled), dtype=np.int64), None, names[parent],
+                np.full(len(shuffled), "shuffle", dtype=object), split[parent])
 
 
 def build_coordinates(task: CoordinatesTask, genome: GenomeSequence, splits: ChromosomeSplits) -> list[Rows]:

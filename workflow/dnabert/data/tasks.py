@@ -122,6 +122,7 @@ class TableTask:
     dev: float = 0.1
     test: float = 0.1
     dedup: str = "auto"  # see dnabert.data.duplicates
+    shuffle: ShuffleSettings | None = None  # dinucleotide shuffles of the positives as negatives
 
     @property
     def given_splits(self) -> bool:
@@ -183,8 +184,9 @@ def task_from_config(name: str, cfg: Mapping[str, Any], files: Mapping[str, str]
             table_files.append(TableFile(path, fmt, spec.get("split"), spec.get("label"),
                                          origin.rstrip("/").rsplit("/", 1)[-1]))
         split = cfg.get("random_split", {})
+        shuffle = (cfg.get("negatives") or {}).get("shuffle")
         return TableTask(name, tuple(table_files), split.get("dev", 0.1), split.get("test", 0.1),
-                         cfg.get("dedup", "auto"))
+                         cfg.get("dedup", "auto"), ShuffleSettings(**shuffle) if shuffle is not None else None)
     if kind == "coordinates":
         return _coordinates_task(name, cfg, files)
     raise ValueError(f"tasks.{name}.type: unknown task type {kind!r}")
