@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dnabert.config.coordinates import coordinate_format as infer_format  # noqa: F401 (used by tasks)
 from dnabert.data.intervals import Intervals
 from dnabert.data.tables import check_labels
 from dnabert.io import InputError, PathLike, open_text
 
 FORMATS = ("csv", "bed")
 CSV_HEADER = ["id", "region", "start", "end", "strand"]
-_SUFFIX_FORMAT = {".csv": "csv", ".bed": "bed"}
 
 
 @dataclass
@@ -41,12 +41,6 @@ class Regions:
 
     def __len__(self) -> int:
         return len(self.intervals)
-
-
-def infer_format(name: str) -> str | None:
-    """``csv`` or ``bed`` from a file name (``.gz`` allowed), else None."""
-    parts = name.lower().removesuffix(".gz").rsplit(".", 1)
-    return _SUFFIX_FORMAT.get(f".{parts[-1]}") if len(parts) == 2 else None
 
 
 def _coordinates(path: PathLike, fields: Sequence[str], line: int, names: Sequence[str]) -> tuple[int, int]:
@@ -181,11 +175,14 @@ def class_labels(files: Sequence[Regions], classes: Sequence[str] | None, field:
         unused = [name for name in order if name not in first]
         if unused:
             raise InputError(None, f"classes {', '.join(unused)} occur in no file of the task", field=field)
-    elif all(name.isdigit() for name in first):
-        labels = {int(name): where for name, where in first.items()}
-        check_labels(labels, len(files))
+    if len(first) < 2:
+        path, _ = next(iter(first.values()))
+        where = "the file" if len(files) == 1 else f"all {len(files)} files of the task"
+        raise InputError(path, f"only one class ({next(iter(first))!r}) in {where}: a classifier needs at least two",
+                         field="label")  # fmt: skip
+    if classes is None and all(name.isdigit() for name in first):
+        check_labels({int(name): where for name, where in first.items()}, len(files))
         return {name: int(name) for name in first}
-    else:
+    if classes is None:
         order = sorted(first)
-    check_labels({i: first[name] for i, name in enumerate(order)}, len(files))
     return {name: i for i, name in enumerate(order)}

@@ -383,24 +383,26 @@ def assemble(parts: list[Rows], seed: int, task: str, dedup: str = "all") -> tup
 
 
 def check_classes(frames: Mapping[str, pd.DataFrame], task: str, field: str, what: str) -> None:
-    """At least two classes, labels 0..C-1, every class in train; else an InputError naming ``field``.
+    """Labels 0..C-1 with C >= 2 and every class in train; else an InputError naming ``field``.
 
-    ``what`` names the class a task most likely lacks (e.g. 'negatives (label 0)').
-    Table and coordinate tasks check their files first, naming file and line.
+    ``what`` names label 0 for the task (e.g. 'negatives (label 0)'). Table and coordinate
+    tasks check their files first, naming file and line.
     """
-    train = set(frames["train"]["label"].tolist())
     present = sorted(set().union(*(set(frame["label"].tolist()) for frame in frames.values())))
+    if 0 not in present:
+        raise InputError(None, f"the dataset has no {what}: every row has label {' or '.join(map(str, present))}",
+                         field=field)  # fmt: skip
     if len(present) < 2:
-        lacking = what if present == [1] else f"a second class (all rows have label {present[0]})"
-        raise InputError(None, f"the dataset has no {lacking}: a classifier needs two classes", field=field)
+        raise InputError(None, "the dataset has one class only (every row has label 0): a classifier needs two",
+                         field=field)  # fmt: skip
     missing = sorted(set(range(present[-1] + 1)) - set(present))
     if missing:
         raise InputError(None, f"labels must be 0..C-1: label {missing[0]} never occurs "
                                f"(labels: {', '.join(map(str, present))})", field=field)  # fmt: skip
-    absent = sorted(set(present) - train)
+    absent = sorted(set(present) - set(frames["train"]["label"].tolist()))
     if absent:
-        lacking = what if absent == [0] else f"label {', '.join(map(str, absent))}"
-        raise InputError(None, f"the train split has no {lacking} (they are only in dev or test)", field=field)
+        raise InputError(None, f"the train split has no row with label {', '.join(map(str, absent))} (it occurs "
+                               "only in dev or test)", field=field)  # fmt: skip
     for name in ("dev", "test"):
         if len(frames[name]) and frames[name]["label"].nunique() < 2:
             log.warning("%s: the %s split has one class only: its metrics will be undefined", task, name)
@@ -458,7 +460,7 @@ def build_dataset(
                 builder = {PeaksTask: build_peaks, PromotersTask: build_promoters, SpliceTask: build_splice}
                 parts = builder[type(settings)](settings, ctx)
     frames, report = assemble(parts, splits.seed, task, dedup)
-    field, what = _CLASS_CHECK.get(type(settings), ("", "second class"))
+    field, what = _CLASS_CHECK.get(type(settings), ("", "rows with label 0"))
     check_classes(frames, task, f"tasks.{task}.{field}" if field else f"tasks.{task}", what)
     write_splits(frames, outputs, report)
     for name, frame in frames.items():
