@@ -82,7 +82,9 @@ def curve_point_inputs(wildcards):
         if model == "dnabert":
             runs = [finetune_run_files(task, s)["metrics"] for s in seeds]
         elif model == "bert_scratch":
-            runs = [finetune_run_files(task, s, "bert_scratch")["metrics"] for s in seeds]
+            runs = [
+                finetune_run_files(task, s, "bert_scratch")["metrics"] for s in seeds
+            ]
         else:
             runs = [f"results/baselines/{task}/{model}/metrics.json"]
         return {"runs": runs, "train": dataset_files(task)["train"]}
