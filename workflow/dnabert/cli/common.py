@@ -10,6 +10,13 @@ from dnabert.io import InputError
 PROG = "dnabert"
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+# Choices of the owning modules, repeated here so that `--help` needs no torch import
+# (tests/test_cli.py checks they stay equal to dnabert.lm.inference.AGGREGATES,
+# dnabert.lm.kmer.OVERFLOW_POLICIES, dnabert.lm.embeddings.POOLINGS, ...vcf.ON_MISMATCH).
+AGGREGATES = ("mean", "max")
+OVERFLOWS = ("error", "truncate", "split")
+POOLINGS = ("cls", "mean", "nucleotide")
+ON_MISMATCH = ("flag", "error")
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -24,7 +31,11 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
 def add_command(commands, name: str, summary: str, description: str, example: str, *,
                 batch_size: int | None = 64, model_help: str | None = None) -> argparse.ArgumentParser:  # fmt: skip
-    """A subcommand with its example, ``--model`` (unless ``model_help`` is ``""``) and the runtime options."""
+    """A subcommand with its example, ``--model`` (unless ``model_help`` is ``""``) and the runtime options.
+
+    ``batch_size``: the default of ``--batch-size``; ``None`` for a command that runs no model
+    (no ``--device``, ``--batch-size``, ``--precision``, ``--threads``).
+    """
     parser = commands.add_parser(name, help=summary, description=f"{summary}\n\n{description}".rstrip(),
                                  epilog=f"example:\n  {example}", formatter_class=Formatter)  # fmt: skip
     if model_help != "":
@@ -32,8 +43,8 @@ def add_command(commands, name: str, summary: str, description: str, example: st
             "model directory (results/finetune/<task>/seed1/model, results/pretrain/model, a DNABERT release) "
             "or a Hugging Face Hub id (zhihan1996/DNA_bert_6)"))  # fmt: skip
     runtime = parser.add_argument_group("runtime")
-    runtime.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs (auto: CUDA if any)")
-    if batch_size is not None:
+    if batch_size is not None:  # None: the command runs no model
+        runtime.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs (auto: CUDA if any)")
         runtime.add_argument("--batch-size", type=positive, default=batch_size, help="sequences per model batch")
         runtime.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 on CUDA, fp32 on CPU")
         runtime.add_argument("--threads", type=positive, default=None, help="CPU threads for torch (default: torch's)")
@@ -59,6 +70,14 @@ def heads(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def progress(args: argparse.Namespace) -> bool:
+    """Progress bars (tqdm, on stderr) unless ``--quiet``; transformers' own loading bars off."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return not args.quiet
 
 
 def runtime(args: argparse.Namespace) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnabert.cli.common import add_command, heads, output, positive, runtime
+from dnabert.cli.common import add_command, heads, output, positive, progress, runtime
 
 
 def register(commands) -> None:
@@ -76,13 +76,14 @@ def run_attention(args: argparse.Namespace) -> None:
     from dnabert.interpret.fasta import attention_file
 
     attention_file(args.model, args.fasta, output(args.out), tsv_out=args.tsv, heatmap_out=args.heatmap,
-                   layer=args.layer, heads=args.heads, progress=True, **runtime(args))  # fmt: skip
+                   layer=args.layer, heads=args.heads, progress=progress(args), **runtime(args))  # fmt: skip
 
 
 def run_motifs(args: argparse.Namespace) -> None:
     from dnabert.interpret.fasta import motifs_file
     from dnabert.interpret.stage import InterpretSettings
 
+    progress(args)  # the stage shows its own progress bars
     options = runtime(args)
     settings = InterpretSettings(
         splits=("fasta",), max_sequences=args.max_sequences, batch_size=options.pop("batch_size"), layer=args.layer,
@@ -100,4 +101,4 @@ def run_ism(args: argparse.Namespace) -> None:
 
     top = args.top if args.top is not None else (10 if args.dataset is not None else None)
     ism_file(args.model, output(args.out), args.plot, fasta=args.fasta, dataset=args.dataset, top=top,
-             target_class=args.target_class, progress=True, **runtime(args))  # fmt: skip
+             target_class=args.target_class, progress=progress(args), **runtime(args))  # fmt: skip

@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnabert.cli.common import add_command, output, runtime
+from dnabert.cli.common import AGGREGATES, OVERFLOWS, POOLINGS, add_command, output, progress, runtime
 from dnabert.io import InputError
 
 
 def register(commands) -> None:
     """Add the subcommands to the ``dnabert`` parser."""
-    from dnabert.lm.inference import AGGREGATES
-    from dnabert.lm.kmer import OVERFLOW_POLICIES
-
     parser = add_command(commands, "tokenize", "FASTA -> k-mer token ids per model input (TSV)",
                          "One row per record, or per 510-k-mer window of a longer record (--overflow split):\n"
                          "id window start kmers tokens. Ids are those of DNABERT's vocab.txt ([CLS]=2, [SEP]=3).",
@@ -23,7 +20,7 @@ def register(commands) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--k", type=int, choices=range(3, 7), metavar="{3,4,5,6}", help="k-mer length")
     which.add_argument("--model", metavar="DIR|HUB_ID", help="take k from this model")
-    parser.add_argument("--overflow", choices=OVERFLOW_POLICIES, default="split",
+    parser.add_argument("--overflow", choices=OVERFLOWS, default="split",
                         help="records over 510 k-mers: split into windows, truncate, or error")
     parser.add_argument("--format", dest="fmt", choices=("ids", "kmers"), default="ids",
                         help="tokens as ids or as k-mer text")
@@ -44,8 +41,6 @@ def register(commands) -> None:
     parser.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="how window scores are combined")
     parser.add_argument("--out", required=True, type=Path, help="output TSV")
     parser.set_defaults(run=run_predict)
-
-    from dnabert.lm.embeddings import POOLINGS
 
     parser = add_command(commands, "embed", "sequence embeddings from any layer ([CLS], mean, or per nucleotide)",
                          "cls: the [CLS] vector; mean: the mean over k-mer tokens (padding, [CLS], [SEP] left out);\n"
@@ -84,7 +79,7 @@ def run_predict(args: argparse.Namespace) -> None:
     if args.bed is not None and args.genome is None:
         raise InputError(args.bed, "BED input needs the genome: add --genome", field="--genome")
     predict_file(args.model, output(args.out), fasta=args.fasta, bed=args.bed, genome=args.genome,
-                 aggregate=args.aggregate, progress=True, **runtime(args))  # fmt: skip
+                 aggregate=args.aggregate, progress=progress(args), **runtime(args))  # fmt: skip
 
 
 def run_embed(args: argparse.Namespace) -> None:
@@ -92,5 +87,5 @@ def run_embed(args: argparse.Namespace) -> None:
 
     index = args.index or args.out.with_name(args.out.name.removesuffix(".npy") + ".index.tsv")
     embed_file(args.model, output(args.out), output(index), fasta=args.fasta, dataset=args.dataset,
-               pooling=args.pooling, layer=args.layer, projection_out=args.plot, progress=True,
+               pooling=args.pooling, layer=args.layer, projection_out=args.plot, progress=progress(args),
                **runtime(args))  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnabert.cli.common import add_command, output, positive, runtime
+from dnabert.cli.common import ON_MISMATCH, add_command, output, positive, progress, runtime
 from dnabert.io import InputError
 
 CLASSIFIER = "fine-tuned model directory (results/finetune/<task>/seed1/model) or Hub id"
@@ -13,8 +13,6 @@ CLASSIFIER = "fine-tuned model directory (results/finetune/<task>/seed1/model) o
 
 def register(commands) -> None:
     """Add the subcommands to the ``dnabert`` parser."""
-    from dnabert.interpret.variants.vcf import ON_MISMATCH
-
     parser = add_command(commands, "vcf", "SNVs of a VCF scored by a fine-tuned classifier",
                          "Each SNV in the window the model was fine-tuned on, REF checked against the genome:\n"
                          "--window bp centred (default: the model's whole input); for a promoter model --tss with\n"
@@ -85,19 +83,20 @@ def run_vcf(args: argparse.Namespace) -> None:
         placement = splice_placement(args.splice_gtf, args.window)
     score_vcf_file(args.model, args.vcf, args.genome, output(args.out), window=None if placement else args.window,
                    placement=placement, target_class=args.target_class, on_mismatch=args.on_mismatch,
-                   progress=True, **runtime(args))  # fmt: skip
+                   progress=progress(args), **runtime(args))  # fmt: skip
 
 
 def run_zeroshot(args: argparse.Namespace) -> None:
     from dnabert.interpret.variants.zeroshot import zeroshot_file
 
     zeroshot_file(args.model, args.vcf, args.genome, output(args.out), window=args.window,
-                  on_mismatch=args.on_mismatch, progress=True, **runtime(args))  # fmt: skip
+                  on_mismatch=args.on_mismatch, progress=progress(args), **runtime(args))  # fmt: skip
 
 
 def run_mutations(args: argparse.Namespace) -> None:
     from dnabert.interpret.variants.mutations import score_mutation_file
 
+    progress(args)
     options = runtime(args)
     score_mutation_file(args.model, args.sequences, args.mutations, output(args.out), target_class=args.target_class,
                         **options)  # fmt: skip

@@ -100,7 +100,7 @@ def hub_id_of_dir(dirname: str) -> HubId:
     return HubId(f"{org}/{repo}", revision or None)
 
 
-def snapshot(hub: HubId, *, field: str = "model") -> Path:
+def snapshot(hub: HubId) -> Path:
     """The local snapshot of a Hub model (downloaded into the Hub cache unless there already)."""
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import (
@@ -116,30 +116,30 @@ def snapshot(hub: HubId, *, field: str = "model") -> Path:
         path = Path(snapshot_download(hub.repo_id, revision=hub.revision, allow_patterns=list(MODEL_FILES)))
     except LocalEntryNotFoundError:
         how = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
-        raise InputError(None, f"model {hub} is not in the Hugging Face cache ({cache}) and {how}: fetch it once "
-                         f"where the Hub is reachable (e.g. `hf download {hub.repo_id}`), with the same HF_HOME",
-                         field=field) from None  # fmt: skip
+        raise InputError(str(hub), f"not a local directory, and not in the Hugging Face cache ({cache}) while "
+                         f"{how}: fetch it once where the Hub is reachable (e.g. `hf download {hub.repo_id}`), with "
+                         "the same HF_HOME") from None  # fmt: skip
     except (RepositoryNotFoundError, GatedRepoError):
-        raise InputError(None, f"no model {hub.repo_id!r} on the Hugging Face Hub (or it is private or gated), "
-                         "and no local directory of that name", field=field) from None  # fmt: skip
+        raise InputError(str(hub), "not a local directory, and no such model on the Hugging Face Hub (or it is "
+                         "private or gated)") from None  # fmt: skip
     except RevisionNotFoundError:
-        raise InputError(None, f"model {hub.repo_id!r} has no revision {hub.revision!r}", field=field) from None
+        raise InputError(str(hub), f"the Hub model {hub.repo_id} has no revision {hub.revision!r}") from None
     except HfHubHTTPError as err:
-        raise InputError(None, f"cannot fetch {hub} from the Hugging Face Hub: {err}", field=field) from None
+        raise InputError(str(hub), f"cannot fetch it from the Hugging Face Hub: {err}") from None
     if not (path / "config.json").is_file():
-        raise InputError(path, f"{hub} has no config.json: not a BERT model directory", field=field)
+        raise InputError(path, f"{hub} has no config.json: not a BERT model directory")
     log.info("model %s: snapshot %s", hub, path)
     return path
 
 
-def resolve_model(reference: PathLike, *, field: str = "model") -> Path:
+def resolve_model(reference: PathLike) -> Path:
     """The local directory of a model reference (a Hub id is fetched into, or found in, the Hub cache)."""
     parsed = parse_reference(reference)
     if isinstance(parsed, HubId):
-        return snapshot(parsed, field=field)
+        return snapshot(parsed)
     if not parsed.is_dir():
         hint = "" if "/" not in str(reference) else " (nor a Hugging Face Hub id org/name)"
-        raise InputError(parsed, f"model directory not found{hint}", field=field)
+        raise InputError(parsed, f"model directory not found{hint}")
     return parsed
 
 
@@ -170,7 +170,7 @@ def fetch_model(reference: str, out_dir: PathLike) -> dict[str, Any]:
     """
     parsed = parse_reference(reference)
     if not isinstance(parsed, HubId):
-        raise InputError(None, f"not a Hugging Face Hub id (org/name[@revision]): {reference!r}", field="model")
+        raise InputError(str(reference), "not a Hugging Face Hub id (org/name[@revision])")
     source = snapshot(parsed)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -360,8 +360,8 @@ def score_vcf(
         return target_probs(model, k, sequences, target_class=target_class, batch_size=batch_size, device=device,
                             autocast=autocast)  # fmt: skip
 
-    batch = _WindowBatch(score, result, bar)
-    with open_genome(genome_path) as fasta:
+    with bar, open_genome(genome_path) as fasta:
+        batch = _WindowBatch(score, result, bar)
         windows = ReferenceWindows(fasta, genome_path, vcf_path, placement, strict=on_mismatch == "error")
         for variant in read_vcf(vcf_path):
             checked = windows.check(variant)
@@ -370,7 +370,6 @@ def score_vcf(
                 batch.add(row, checked)
         if batch.pending:
             batch.flush()
-    bar.close()
     table = result.frame()
     log.info("windows: %s", placement.description)
     log_summary(vcf_path, genome_path, result.unknown, table, list(windows.sizes))

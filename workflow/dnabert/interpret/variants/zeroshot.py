@@ -184,7 +184,7 @@ def score_vcf_zeroshot(
         return site_scores(model, k, windows, offsets, batch_size=batch_size, device=device, autocast=autocast)
 
     bar = tqdm(desc="zero-shot", unit="variant", disable=not progress, mininterval=5)
-    with open_genome(genome_path) as fasta:
+    with bar, open_genome(genome_path) as fasta:
         windows = ReferenceWindows(fasta, genome_path, vcf_path, centred(window), strict=on_mismatch == "error")
         for variant in read_vcf(vcf_path):
             checked = windows.check(variant)
@@ -202,7 +202,6 @@ def score_vcf_zeroshot(
         if pending.alleles:
             bar.update(len(pending.alleles))
             pending.flush(score)
-    bar.close()
     table = pd.DataFrame(rows, columns=list(ZEROSHOT_COLUMNS))
     for column in ("window_start", "window_end", "kmers"):
         table[column] = table[column].astype("Int64")
