@@ -1,6 +1,6 @@
-# Functions of model references (rules in models.smk): a model is a local directory
+# Functions of model references (rules in models.smk). A model is a local directory
 # or a Hugging Face Hub id, which the fetch_model rule brings to resources/models/.
-from dnabert.lm.hub import MODELS_DIR, hub_id_of_dir, is_hub_id, local_model_dir
+from dnabert.lm.hub import MODELS_DIR, hub_id_of_dir, local_model_dir
 
 
 def model_references():
@@ -19,7 +19,7 @@ def model_references():
 
 
 def model_input(reference):
-    """The local directory a rule reads a model reference from (Hub ids: resources/models/<org--name>)."""
+    """Where rules read a model reference from: the directory, or resources/models/<org--name> for a Hub id."""
     return local_model_dir(reference)
 
 
