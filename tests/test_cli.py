@@ -268,5 +268,5 @@ def test_hub_id_from_an_offline_cache(tiny_bert, inputs, tmp_path, monkeypatch, 
     assert load_pretrained(target)[1] == 3 and load_pretrained(f"testorg/tiny-dnabert@{REVISION}")[1] == 3
     rows = model_rows({"released": target})
     assert rows == [("released", "Hugging Face Hub testorg/tiny-dnabert", f"commit {REVISION}")]
-    assert (f"released: pytorch_model.bin", str(target / "pytorch_model.bin"), record["sha256"]["pytorch_model.bin"]) in \
+    assert ("released: pytorch_model.bin", str(target / "pytorch_model.bin"), record["sha256"]["pytorch_model.bin"]) in \
         file_rows({"released": target})  # fmt: skip

@@ -34,7 +34,7 @@ from pathlib import Path
 import pysam
 
 from dnabert.io import InputError, PathLike, atomic_write, open_text
-from dnabert.lm.inference import AGGREGATES, load_for_inference, predict_sequences
+from dnabert.lm.inference import load_for_inference, predict_sequences
 from dnabert.sequence import read_fasta, reverse_complement
 
 log = logging.getLogger(__name__)
