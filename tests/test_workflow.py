@@ -110,7 +110,7 @@ def test_tiny_datasets_are_byte_identical_when_repeated(tiny_runs):
         {k: v for k, v in tree_digests(run / "results" / "datasets").items() if not k.endswith(".png")}
         for run in tiny_runs
     )
-    assert first == second and len(first) == 3 * 6
+    assert first == second and len(first) == 3 * 7
 
 
 def test_table_task_from_url_and_fasta(tmp_path):
