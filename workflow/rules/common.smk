@@ -38,6 +38,7 @@ wildcard_constraints:
     seed=r"\d+",
     baseline=r"kmer_lr|cnn",
     prediction=r"[A-Za-z0-9_.-]+",
+    model=r"[A-Za-z0-9][A-Za-z0-9_.-]*--[A-Za-z0-9][A-Za-z0-9_.@-]*",
 
 
 def genome_files(genome=GENOME):
@@ -77,4 +78,5 @@ def all_targets():
         + benchmark_targets()
         + learning_curve_targets()
         + interpret_targets()
+        + embed_targets()
     )

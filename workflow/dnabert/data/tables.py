@@ -173,7 +173,7 @@ def read_table(path: PathLike, fmt: str, label: int | None = None) -> LabelledSe
     if fmt == "dnabert_tsv":
         return read_dnabert_tsv(path)
     if fmt == "fasta":
-        if label is None:
-            raise InputError(path, "a FASTA table file needs a label", field="label")
+        if label is None or label < 0:
+            raise InputError(path, f"a FASTA table file needs a label 0 or more, got {label}", field="label")
         return read_fasta_table(path, label)
     raise ValueError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
