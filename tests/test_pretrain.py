@@ -26,7 +26,7 @@ from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
 from dnabert.lm.pretrain.settings import MaskingSettings, OptimizerSettings, Outputs, PretrainSettings
-from dnabert.lm.pretrain.signals import Preempted
+from dnabert.lm.checkpointing import Preempted
 from dnabert.lm.masking import seeded_generator
 
 SETTINGS = PretrainSettings(
