@@ -36,6 +36,8 @@ CONDA_PACKAGE = {
     "numba": "numba",
     "snakemake": "snakemake-minimal",
     "jinja2": "jinja2",
+    "peft": "peft",
+    "tensorboard": "tensorboard",
 }
 PACKAGE_DIR = REPO / "workflow" / "dnabert"
 SCRIPTS_DIR = REPO / "workflow" / "scripts"

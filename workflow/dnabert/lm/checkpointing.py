@@ -161,8 +161,7 @@ def find_resumable(directory: Path, fingerprint: str) -> LoadedCheckpoint | None
     """
     if not directory.is_dir():
         return None
-    for leftover in directory.glob(".step_*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    _remove(directory.glob(".step_*"))
     found, stale = None, []
     for _, path in reversed(list_checkpoints(directory)):
         try:
@@ -185,10 +184,9 @@ def find_resumable(directory: Path, fingerprint: str) -> LoadedCheckpoint | None
 
 
 def _discard(corrupt: CorruptCheckpoint) -> None:
-    checkpoint = corrupt.path.parent
-    log.warning("skipping checkpoint %s: %s does not read back (%s); removing it and trying an older one",
-                checkpoint, corrupt.path, corrupt.reason)  # fmt: skip
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    log.warning("skipping checkpoint %s: %s does not read back (%s); removed it, resuming from an older one "
+                "if there is one", corrupt.path.parent.name, corrupt.path, corrupt.reason)  # fmt: skip
+    shutil.rmtree(corrupt.path.parent, ignore_errors=True)
 
 
 def load_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], source: PathLike) -> None:
@@ -207,9 +205,9 @@ def remove_checkpoints(directory: Path) -> None:
     """Remove a finished run's checkpoint directory (only checkpoints and their temporary directories)."""
     if not directory.is_dir():
         return
-    for path in directory.iterdir():
-        if CHECKPOINT_PATTERN.match(path.name) or path.name.startswith(".step_"):
-            shutil.rmtree(path, ignore_errors=True)
+    _remove((path for path in directory.iterdir() if CHECKPOINT_PATTERN.match(path.name) or
+             path.name.startswith(".step_")), say=False)  # fmt: skip
+    log.info("removed the checkpoints of the finished run from %s", directory)
     try:
         directory.rmdir()
     except OSError:  # something else lives there: leave it
@@ -221,12 +219,18 @@ def sweep_temporaries(targets: Iterable[PathLike]) -> None:
     for target in map(Path, targets):
         if not target.parent.is_dir():
             continue
-        for leftover in target.parent.glob(f".{target.name}.*"):
+        _remove(target.parent.glob(f".{target.name}.*"))
+
+
+def _remove(leftovers: Iterable[Path], say: bool = True) -> None:
+    """Remove what interrupted writes left (temporary files and directories)."""
+    for leftover in list(leftovers):
+        if say:
             log.info("removing %s, left by an interrupted write", leftover)
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- random state

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -87,7 +88,8 @@ def add_lora(model: BertForSequenceClassification, lora: LoraSettings, seed: int
                                f"{', '.join(sorted(names))})", field="finetune.lora.target_modules")  # fmt: skip
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=list(lora.target_modules), modules_to_save=list(LORA_FULLY_TRAINED))  # fmt: skip
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)  # peft's call
         torch.manual_seed(seed * 1_000_003 + LORA_SEED_OFFSET)
         wrapped = get_peft_model(model, config)
     wrapped.peft_config["default"].base_model_name_or_path = None if base is None else str(base)  # provenance
