@@ -154,3 +154,41 @@ def test_tensorboard_holds_losses_learning_rate_and_metrics(uninterrupted):
     assert max(lrs) == pytest.approx(2e-3) and lrs[0] < lrs[1]  # warm-up, then decay
     test = json.loads((uninterrupted / "metrics.json").read_text())["test"]
     assert scalars["test/mcc"] == [(20, pytest.approx(test["mcc"], abs=1e-6))]
+
+
+def test_a_pre_empted_learning_rate_search_resumes(task, tmp_path, monkeypatch, caplog):
+    """SIGTERM in the second grid value's run: the rerun resumes it, and only re-evaluates the finished first."""
+    from dnabert.lm.lr_search import finetune_seed
+
+    values = {"init": "scratch", "scratch_model": {"layers": 1, "hidden": 16, "heads": 2, "intermediate": 32},
+              "epochs": 2, "batch_size": 16, "eval_every_steps": 5, "patience": None}  # fmt: skip
+    grid = [1e-5, 3e-3]
+
+    def search(root: Path) -> float:
+        return finetune_seed(values, grid, task, RunOutputs.under(root), root / "lr.json", seed=1, first_seed=1, k=K,
+                             task="t", device="cpu", threads=1, progress=False)  # fmt: skip
+
+    reference = tmp_path / "reference"
+    chosen = search(reference)
+    original = finetune_loop.train_step
+
+    def step_then_sigterm(run, state, batch):
+        result = original(run, state, batch)
+        if run.settings.lr == grid[1] and state.step == 7:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    monkeypatch.setattr(finetune_loop, "train_step", step_then_sigterm)
+    out = tmp_path / "pre-empted"
+    with pytest.raises(Preempted):
+        search(out)
+    assert (out / ".lr_search" / "lr0.003" / "checkpoints" / "step_00000007").is_dir()
+    monkeypatch.undo()
+    with caplog.at_level(logging.INFO, logger="dnabert.lm.finetune"):
+        assert search(out) == chosen
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resuming from")]
+    assert len(resumed) == 2 and "step 20 of 20" in resumed[0] and "step 7 of 20" in resumed[1]
+    for name in ("metrics.json", "predictions.tsv", "model/model.safetensors", "lr.json"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
+    assert not (out / ".lr_search").exists() and (out / "tensorboard").is_dir()

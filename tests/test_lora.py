@@ -65,6 +65,7 @@ def test_lora_trains_adapters_pooler_and_head_only(lora_out, encoder):
         assert torch.linalg.matrix_rank(merged[key] - base[key]) <= LORA["r"]
 
 
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")  # peft
 def test_adapter_is_saved_and_the_merged_model_is_a_plain_classifier(lora_out, encoder, task):
     out, _ = lora_out
     assert sorted(p.name for p in (out / "adapter").iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]

@@ -47,11 +47,14 @@ def finetune(
     device: str = "auto",
     threads: int | None = None,
     progress: bool | None = None,
+    keep_checkpoints: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune (or resume), select the best dev weights, evaluate them on test once, write all outputs.
 
     ``data`` maps ``train``, ``dev`` and ``test`` to dataset TSVs. Returns the run's metrics.
     Raises :class:`~dnabert.lm.checkpointing.Preempted` after a checkpoint written on SIGTERM/SIGUSR1.
+    The checkpoints are removed at the end unless ``keep_checkpoints`` (then the final state is
+    checkpointed, and a rerun only re-evaluates and rewrites the outputs).
     """
     where = setup_device(device, threads, settings.precision)
     progress = sys.stderr.isatty() if progress is None else progress
@@ -64,6 +67,8 @@ def finetune(
     try:
         board.open(state.resumed_from)
         train(run, state, saver, board, progress)
+        if keep_checkpoints:
+            saver.save(run, state)
         restore_best(run, state)
         trainable = trainable_parameters(run.model)
         export_model(run, outputs)
@@ -73,7 +78,7 @@ def finetune(
         board.close()
     result = summarise(run, state, test, model_dir, trainable)
     write_outputs(run, state, outputs, test_probs, result)
-    if outputs.checkpoints is not None:
+    if outputs.checkpoints is not None and not keep_checkpoints:
         remove_checkpoints(outputs.checkpoints)
     return result
 
