@@ -4,21 +4,24 @@
 Run from the repository root, on a finished demo run (its pretrained model and a task's dataset)::
 
     .venv/bin/python bench/bench_lora.py --model results/pretrain/model --data results/datasets/ctcf \\
-        [--seeds 1 2 3] [--lrs 1e-3 3e-3] [--sizes demo base] [--threads 1] [--out FILE.json]
+        [--seeds 1 2 3] [--full-lrs 1e-3] [--lora-lrs 1e-3 3e-3 1e-2] [--sizes demo base] [--threads 1] \\
+        [--skip-cost | --skip-quality] [--out FILE.json]
 
 Two parts, both through the workflow's own fine-tuning code (:mod:`dnabert.lm.finetune`):
 
 * **cost** per model size and mode (full; LoRA r=8, alpha 32, dropout 0.05 on query and
-  value, pooler and head trained): trainable parameters, the median time of an optimizer
-  step (forward, backward, clipping, AdamW) on batches of 32 training sequences of the task
-  after warm-up steps, and the peak resident memory of the training steps above the memory
+  value, pooler and head trained): trainable parameters, the median CPU time (and wall time)
+  of an optimizer step (forward, backward, clipping, AdamW) on batches of 32 training
+  sequences of the task after warm-up steps (CPU time, the process's own, is what to compare
+  on a machine shared with other jobs), and the peak resident memory of the training steps above the memory
   before them (gradients, optimizer states, activations), each size and mode in a fresh
   process. ``demo`` is the ``--model`` encoder; ``base`` a randomly initialised DNABERT-base
   (12 x 768) on the same batches.
-* **quality**: full runs of ``finetune()`` on the task (DNABERT's recipe as the demo sets it:
-  5 epochs, batch 32, dev every epoch, patience 3, selection on dev loss) for every seed,
-  each mode with its learning rate chosen from ``--lrs`` by the mean best dev loss over the
-  seeds (test is never looked at for the choice); test MCC and AUROC, mean ± sd over seeds.
+* **quality**: runs of ``finetune()`` on the task (the demo's recipe: 5 epochs, batch 32, dev
+  every epoch, patience 3, selection on dev loss) for every seed, each mode at its learning
+  rate chosen on dev as the workflow chooses it (:mod:`dnabert.lm.lr_search`: the first seed
+  tries every value of the mode's grid, the best dev loss among runs that do not predict one
+  class wins, later seeds reuse it; test is never looked at); test MCC and AUROC, mean ± sd.
 
 Prints the tables and the LoRA/full ratios; optionally writes everything as JSON.
 """
@@ -45,6 +48,7 @@ from dnabert.lm.finetune.data import training_batches
 from dnabert.lm.finetune.loop import TrainState, train_step
 from dnabert.lm.finetune.model import trainable_parameters
 from dnabert.lm.finetune.run import build_training, setup_device
+from dnabert.lm.lr_search import choose
 from dnabert.lm.models import count_parameters
 
 LORA = {"r": 8, "alpha": 32, "dropout": 0.05, "target_modules": ["query", "value"]}
@@ -74,16 +78,18 @@ def _cost(size: str, mode: str, args: argparse.Namespace, queue: multiprocessing
     gc.collect()
     _reset_peak_rss()
     before = psutil.Process().memory_info().rss
-    state, batches, times = TrainState(), training_batches(data, settings.batch_size, 1), []
+    state, batches, wall, cpu = TrainState(), training_batches(data, settings.batch_size, 1), [], []
     run.model.train()
     for i in range(args.warmup_steps + args.steps):
-        tick = time.perf_counter()
+        tick, tock = time.perf_counter(), time.process_time()
         train_step(run, state, next(batches))
         if i >= args.warmup_steps:
-            times.append(time.perf_counter() - tick)
+            wall.append(time.perf_counter() - tick)
+            cpu.append(time.process_time() - tock)
     peak = _peak_rss()
     queue.put({"size": size, "mode": mode, "parameters": count_parameters(run.model)["total"],
-               "trainable": trainable_parameters(run.model), "step_ms": 1000 * statistics.median(times),
+               "trainable": trainable_parameters(run.model), "step_cpu_ms": 1000 * statistics.median(cpu),
+               "step_wall_ms": 1000 * statistics.median(wall),
                "rss_before_mb": before / 2**20, "peak_rss_mb": peak / 2**20,
                "training_memory_mb": (peak - before) / 2**20})  # fmt: skip
 
@@ -120,33 +126,37 @@ def cost(args: argparse.Namespace) -> list[dict]:
 
 def quality(args: argparse.Namespace) -> dict:
     data = {name: args.data / f"{name}.tsv.gz" for name in SPLIT_NAMES}
-    runs: dict = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for mode in ("full", "lora"):
-            for lr in args.lrs:
-                settings, model_dir = settings_for("demo", mode, lr, args.model)
-                for seed in args.seeds:
-                    out = Path(scratch) / f"{mode}_{lr}_{seed}"
-                    result = finetune(settings, data, RunOutputs.under(out), k=args.kmer, seed=seed,
-                                      model_dir=model_dir, task=args.data.name, device="cpu", threads=args.threads,
-                                      progress=False)  # fmt: skip
-                    runs[(mode, lr, seed)] = result
-                    print(f"quality {mode} lr {lr} seed {seed}: dev loss {result['best']['dev']['loss']:.4f}, "
-                          f"test MCC {result['test']['mcc']:.3f}", file=sys.stderr, flush=True)  # fmt: skip
     summary = {}
-    for mode in ("full", "lora"):
-        dev_loss = {lr: statistics.mean(runs[(mode, lr, s)]["best"]["dev"]["loss"] for s in args.seeds)
-                    for lr in args.lrs}  # fmt: skip
-        chosen = min(dev_loss, key=dev_loss.get)
-        picked = [runs[(mode, chosen, s)] for s in args.seeds]
-        summary[mode] = {
-            "lr": chosen,
-            "dev_loss_by_lr": dev_loss,
-            "test_mcc": [r["test"]["mcc"] for r in picked],
-            "test_auroc": [r["test"]["auroc"] for r in picked],
-            "steps": [r["training"]["steps"] for r in picked],
-            "trainable": picked[0]["training"]["trainable_parameters"],
-        }
+    with tempfile.TemporaryDirectory() as scratch:
+
+        def run(mode: str, lr: float, seed: int) -> dict:
+            settings, model_dir = settings_for("demo", mode, lr, args.model)
+            result = finetune(settings, data, RunOutputs.under(Path(scratch) / f"{mode}_{lr:g}_{seed}"), k=args.kmer,
+                              seed=seed, model_dir=model_dir, task=args.data.name, device="cpu",
+                              threads=args.threads, progress=False)  # fmt: skip
+            print(f"quality {mode} lr {lr:g} seed {seed}: dev loss {result['best']['dev']['loss']:.4f}, "
+                  f"test MCC {result['test']['mcc']:.3f}", file=sys.stderr, flush=True)  # fmt: skip
+            return result
+
+        for mode, grid in (("full", args.full_lrs), ("lora", args.lora_lrs)):
+            if mode not in args.modes:
+                continue
+            first, *later = args.seeds
+            tried = {lr: run(mode, lr, first) for lr in grid}
+            chosen = choose({lr: result["best"]["dev"] for lr, result in tried.items()}, "loss")
+            picked = [tried[chosen]] + [run(mode, chosen, seed) for seed in later]
+            summary[mode] = {
+                "lr": chosen,
+                "dev_loss_by_lr": {lr: result["best"]["dev"]["loss"] for lr, result in tried.items()},
+                "test_mcc": [r["test"]["mcc"] for r in picked],
+                "test_auroc": [r["test"]["auroc"] for r in picked],
+                "steps": [r["training"]["steps"] for r in picked],
+                "trainable": picked[0]["training"]["trainable_parameters"],
+                "runs": [{"lr": lr, "seed": seed, "dev_loss": r["best"]["dev"]["loss"], "test_mcc": r["test"]["mcc"],
+                          "test_auroc": r["test"]["auroc"], "steps": r["training"]["steps"]}
+                         for (lr, seed), r in [((lr, first), tried[lr]) for lr in grid]
+                         + [((chosen, seed), r) for seed, r in zip(later, picked[1:])]],
+            }
     return summary
 
 
@@ -157,25 +167,31 @@ def _mean_sd(values: list[float]) -> str:
 
 def report(costs: list[dict], scores: dict | None, args: argparse.Namespace) -> None:
     print(f"\n{platform.processor() or platform.machine()}, {args.threads} torch thread(s), task {args.data}")
-    print("| size | mode | model parameters | trainable | step (ms) | training memory (MB) | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|")
-    for row in costs:  # the model's size is the full row's (the exported, merged model is the same size)
-        size = next(r["parameters"] for r in costs if r["size"] == row["size"] and r["mode"] == "full")
-        print(f"| {row['size']} | {row['mode']} | {size:,} | {row['trainable']:,} "
-              f"({100 * row['trainable'] / size:.2f} %) | {row['step_ms']:.0f} | "
-              f"{row['training_memory_mb']:.0f} | {row['peak_rss_mb']:.0f} |")  # fmt: skip
-    for size in dict.fromkeys(row["size"] for row in costs):
-        full, lora = (next(r for r in costs if r["size"] == size and r["mode"] == m) for m in ("full", "lora"))
-        print(f"{size}: LoRA/full trainable {lora['trainable'] / full['trainable']:.4f}, step time "
-              f"{lora['step_ms'] / full['step_ms']:.2f}, training memory "
-              f"{lora['training_memory_mb'] / max(full['training_memory_mb'], 1e-9):.2f}")  # fmt: skip
+    if costs:
+        _cost_table(costs)
     if scores:
-        print("\n| mode | lr (chosen on dev) | mean best dev loss by lr | test MCC | test AUROC | steps |")
+        print("\n| mode | lr (chosen on dev) | best dev loss by lr (first seed) | test MCC | test AUROC | steps |")
         print("|---|---|---|---|---|---|")
         for mode, row in scores.items():
             losses = ", ".join(f"{lr:g}: {loss:.4f}" for lr, loss in row["dev_loss_by_lr"].items())
             print(f"| {mode} | {row['lr']:g} | {losses} | {_mean_sd(row['test_mcc'])} | "
                   f"{_mean_sd(row['test_auroc'])} | {row['steps']} |")  # fmt: skip
+
+
+def _cost_table(costs: list[dict]) -> None:
+    print("| size | mode | model parameters | trainable | step CPU (ms) | step wall (ms) | training memory (MB) "
+          "| peak RSS (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in costs:  # the model's size is the full row's (the exported, merged model is the same size)
+        size = next(r["parameters"] for r in costs if r["size"] == row["size"] and r["mode"] == "full")
+        print(f"| {row['size']} | {row['mode']} | {size:,} | {row['trainable']:,} "
+              f"({100 * row['trainable'] / size:.2f} %) | {row['step_cpu_ms']:.0f} | {row['step_wall_ms']:.0f} | "
+              f"{row['training_memory_mb']:.0f} | {row['peak_rss_mb']:.0f} |")  # fmt: skip
+    for size in dict.fromkeys(row["size"] for row in costs):
+        full, lora = (next(r for r in costs if r["size"] == size and r["mode"] == m) for m in ("full", "lora"))
+        print(f"{size}: LoRA/full trainable {lora['trainable'] / full['trainable']:.4f}, step CPU time "
+              f"{lora['step_cpu_ms'] / full['step_cpu_ms']:.2f}, training memory "
+              f"{lora['training_memory_mb'] / max(full['training_memory_mb'], 1e-9):.2f}")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -185,12 +201,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=Path("results/datasets/ctcf"), help="task dataset folder")
     parser.add_argument("--kmer", type=int, default=6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3], help="learning-rate grid (dev)")
+    parser.add_argument("--full-lrs", type=float, nargs="+", default=[1e-3],
+                        help="full fine-tuning's learning-rate grid (default: the demo's finetune.lr)")
+    parser.add_argument("--lora-lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2],
+                        help="LoRA's learning-rate grid (adapters usually want more)")
     parser.add_argument("--sizes", nargs="+", choices=("demo", "base"), default=["demo", "base"])
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per size and mode")
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-quality", action="store_true", help="only the cost table")
+    parser.add_argument("--skip-cost", action="store_true", help="only the quality table")
+    parser.add_argument("--modes", nargs="+", choices=("full", "lora"), default=["full", "lora"],
+                        help="quality runs of these modes only (runs are deterministic: parts can run in parallel)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     return parser.parse_args(argv)
 
@@ -198,7 +220,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     args = parse_args()
     torch.set_num_threads(args.threads)
-    costs = cost(args)
+    costs = [] if args.skip_cost else cost(args)
     scores = None if args.skip_quality else quality(args)
     report(costs, scores, args)
     if args.out:

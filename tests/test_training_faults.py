@@ -87,7 +87,8 @@ def pretrained(corpus, tmp_path_factory) -> Path:
 
 
 def assert_same_pretraining(reference: Path, out: Path) -> None:
-    assert (out / "model" / "model.safetensors").read_bytes() == (reference / "model" / "model.safetensors").read_bytes()
+    weights = Path("model") / "model.safetensors"
+    assert (out / weights).read_bytes() == (reference / weights).read_bytes()
     ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (out, reference))
     for key in ("steps", "tokens", "epochs", "padding_fraction", "eval", "model"):
         assert ours[key] == theirs[key], key

@@ -77,8 +77,6 @@ class TrainState:
         return self.stopped_early or self.step >= run.total
 
 
-
-
 def _file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
