@@ -36,6 +36,7 @@ CONDA_PACKAGE = {
     "numba": "numba",
     "snakemake": "snakemake-minimal",
     "jinja2": "jinja2",
+    "huggingface_hub": "huggingface_hub",
     "peft": "peft",
     "tensorboard": "tensorboard",
 }

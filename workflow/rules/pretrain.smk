@@ -32,7 +32,7 @@ rule pretrain_mlm:
     params:
         launcher=pretrain_launcher(),
         package=str(Path(workflow.basedir) / "workflow"),
-        settings=json.dumps(PRETRAIN),
+        settings=json.dumps(pretrain_settings()),
         kmer=config["kmer"],
         dev=config.get("splits", {}).get("dev", []),
         device="cuda" if PRETRAIN["gpus"] else "cpu",
