@@ -126,7 +126,7 @@ def uninterrupted(corpus, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_training_writes_every_output(uninterrupted):
     out, metrics = uninterrupted
-    assert metrics["steps"] == 8 and metrics["tokens"] > 0 and metrics["tokens_per_second"] > 0
+    assert metrics["steps"] == 8 and metrics["tokens"] > 0 and "tokens_per_second" not in metrics
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["eval"]["pieces"] == 12 and 0 < saved["eval"]["loss"] < 20 and "chrC" in saved["eval"]["held_out"]
     assert saved["padding_fraction"] < 0.10

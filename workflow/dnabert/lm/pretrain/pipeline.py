@@ -154,14 +154,16 @@ def _metrics(
     ctx: Dist,
     precision: str,
 ) -> dict[str, Any]:
-    """The run's ``metrics.json``: progress, throughput, held-out metrics, model size, setup."""
+    """The run's ``metrics.json``: progress, held-out metrics, model size, setup.
+
+    Nothing that depends on the wall clock: the same settings give the same file. Time
+    and throughput are in the training log (``elapsed_s``, ``tokens_per_s``) and the job's log.
+    """
     return {
         "k": settings.k,
         "steps": state.step,
         "tokens": state.tokens,
         "epochs": state.epochs,
-        "train_seconds": round(state.elapsed, 3),
-        "tokens_per_second": round(state.tokens / state.elapsed, 1) if state.elapsed else None,
         "padding_fraction": round(1 - state.tokens / state.padded_tokens, 5) if state.padded_tokens else None,
         "eval": {
             **final_eval,
