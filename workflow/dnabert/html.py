@@ -57,10 +57,10 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def read_tsv(path: PathLike) -> list[dict[str, str]]:
-    """The rows of a TSV file with a header, as column -> text."""
+def read_tsv(path: PathLike, delimiter: str = "\t") -> list[dict[str, str]]:
+    """The rows of a TSV (or, with ``delimiter=","``, CSV) file with a header, as column -> text."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+        return list(csv.DictReader(handle, delimiter=delimiter))
 
 
 # --------------------------------------------------------------------------- tables

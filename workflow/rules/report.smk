@@ -67,7 +67,8 @@ rule report_dataset:
 
 rule report_pretrain:
     input:
-        pretrain_files()["metrics"],
+        metrics=pretrain_files()["metrics"],
+        history=pretrain_files()["history"],
     output:
         report(
             report_stage_files()["pretrain"],

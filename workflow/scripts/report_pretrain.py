@@ -2,12 +2,14 @@
 
 from _glue import run
 
+from dnabert.html import read_tsv
 from dnabert.io import read_json
 from dnabert.report.stages import write_pretrain_page
 
 
 def main() -> None:
-    write_pretrain_page(snakemake.output[0], read_json(snakemake.input[0]))
+    history = read_tsv(snakemake.input.history, delimiter=",")
+    write_pretrain_page(snakemake.output[0], read_json(snakemake.input.metrics), history)
 
 
 run(snakemake, main)

@@ -322,8 +322,7 @@ def run_cnn(
     probs = cnn_predict(model, *data["test"])
     seconds = time.perf_counter() - started
     log.info("cnn seed %d: best epoch %d of %d (%.1f s)", seed, best_epoch, len(history), seconds)
-    info = {"best_epoch": best_epoch, "epochs_run": len(history), "dev": best_dev, "history": history,
-            "train_seconds": round(seconds, 3)}  # fmt: skip
+    info = {"best_epoch": best_epoch, "epochs_run": len(history), "dev": best_dev, "history": history}
     return evaluate(splits["test"].labels, probs), probs, info
 
 

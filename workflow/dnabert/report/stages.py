@@ -124,8 +124,14 @@ def _round(value: Any, digits: int) -> Any:
     return fmt(value, digits) if isinstance(value, float) else value
 
 
-def pretrain_context(metrics: Mapping[str, Any]) -> dict[str, Table]:
-    """The pretraining page from ``metrics.json``: held-out MLM metrics, training, model."""
+def pretrain_context(metrics: Mapping[str, Any], history: Sequence[Mapping[str, str]] = ()) -> dict[str, Table]:
+    """The pretraining page from ``metrics.json`` and the training log: held-out MLM metrics, training, model.
+
+    Training time and throughput come from the log's last row (``metrics.json`` holds
+    nothing that depends on the wall clock).
+    """
+    last_row = history[-1] if history else {}
+    seconds, tokens = parse_number(last_row.get("elapsed_s")), parse_number(last_row.get("tokens"))
     ev = metrics.get("eval") or {}
     model = metrics.get("model") or {}
     params = model.get("parameters") or {}
@@ -144,8 +150,8 @@ def pretrain_context(metrics: Mapping[str, Any]) -> dict[str, Table]:
         ("optimizer steps", metrics.get("steps")),
         ("tokens trained on", metrics.get("tokens")),
         ("epochs over the corpus", metrics.get("epochs")),
-        ("training time (s)", _round(metrics.get("train_seconds"), 1)),
-        ("throughput (tokens/s)", _round(metrics.get("tokens_per_second"), 0)),
+        ("training time (s)", _round(seconds, 1)),
+        ("throughput (tokens/s)", _round(tokens / seconds, 0) if seconds and tokens else None),
         ("padding (share of batch tokens)", metrics.get("padding_fraction")),
         (f"training loss, first logged (step {first.get('step', '?')})", first.get("loss")),
         (f"training loss, last logged (step {last.get('step', '?')})", last.get("loss")),
@@ -164,9 +170,9 @@ def pretrain_context(metrics: Mapping[str, Any]) -> dict[str, Table]:
     }
 
 
-def write_pretrain_page(path: PathLike, metrics: Mapping[str, Any]) -> None:
+def write_pretrain_page(path: PathLike, metrics: Mapping[str, Any], history: Sequence[Mapping[str, str]] = ()) -> None:
     """The pretraining page of :func:`pretrain_context`."""
-    write_page(path, "report/pretrain.html.j2", **pretrain_context(metrics))
+    write_page(path, "report/pretrain.html.j2", **pretrain_context(metrics, history))
 
 
 # --------------------------------------------------------------------------- test metrics
