@@ -93,7 +93,7 @@ rule baseline:
         "../../envs/finetune.yaml"
     threads: BASELINES["threads"]
     params:
-        settings=BASELINES,
+        settings=lambda wildcards: baseline_settings(config, wildcards.task),
         seeds=lambda wildcards: task_seeds(config, wildcards.task),
         headline=lambda wildcards: task_settings(config, wildcards.task)["headline"],
     script:

@@ -44,10 +44,37 @@ def task_settings(config: dict, task: str) -> dict[str, Any]:
     merged.update((section.get("tasks") or {}).get(task) or {})
     merged.pop("seeds", None)
     merged.pop("lr_grid", None)
+    merged["both_strands"] = _strands(config, task, merged.get("both_strands", "auto"))
     merged.pop("train_fractions", None)
     if merged.get("scratch_model") is None:
         merged["scratch_model"] = _encoder_architecture(config, merged)
     return merged
+
+
+#: Task types whose label does not depend on the strand read (a binding site on either strand).
+STRAND_FREE_TYPES = ("peaks",)
+
+
+def _strands(config: dict, task: str, value: Any) -> bool:
+    """``auto``: both strands for tasks whose label ignores the strand (peaks), else as given."""
+    if value == "auto" or value is None:
+        return ((config.get("tasks") or {}).get(task) or {}).get("type") in STRAND_FREE_TYPES
+    return bool(value)
+
+
+def baseline_settings(config: dict, task: str) -> dict[str, Any]:
+    """The ``baselines:`` section for one task: ``auto`` strand settings resolved as for fine-tuning.
+
+    ``cnn.both_strands`` scans both strands and ``kmer_lr.canonical`` merges each k-mer with
+    its reverse complement; ``auto`` turns both on for strand-free tasks, so the baselines
+    get the same strand treatment as the fine-tuned models.
+    """
+    section = dict(config.get("baselines") or {})
+    for model, key in (("cnn", "both_strands"), ("kmer_lr", "canonical")):
+        part = dict(section.get(model) or {})
+        part[key] = _strands(config, task, part.get(key, "auto"))
+        section[model] = part
+    return section
 
 
 def _encoder_architecture(config: dict, settings: dict) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from dnabert.lm import kmer
 from dnabert.lm.hub import resolve_model
 from dnabert.lm.models import infer_k, load_pretrained, read_config
 from dnabert.lm.training import autocast_for, resolve_device
+from dnabert.sequence import reverse_complement
 
 AGGREGATES = ("mean", "max")
 PAD_MULTIPLE = 8
@@ -191,6 +192,31 @@ def predict_rows(
     return out
 
 
+def both_strands(model: nn.Module) -> bool:
+    """Whether a classifier scores a sequence as the mean over its two strands (fine-tuned with ``both_strands``)."""
+    return bool(getattr(model.config, "both_strands", False))
+
+
+def predict_encoded(
+    model: nn.Module,
+    encoded: Encoded,
+    batch_size: int,
+    device: torch.device,
+    autocast: Autocast = contextlib.nullcontext,
+    aggregate: str = "mean",
+    progress: bool = False,
+    *,
+    reverse: Encoded | None = None,
+) -> np.ndarray:
+    """Per-sequence probabilities of encoded sequences; with ``reverse`` (the reverse complements'
+    rows), the mean of both strands' probabilities."""
+    probs = combine_windows(predict_rows(model, encoded, batch_size, device, autocast, progress), encoded, aggregate)
+    if reverse is not None:
+        rc = combine_windows(predict_rows(model, reverse, batch_size, device, autocast, progress), reverse, aggregate)
+        probs = (probs + rc) / 2
+    return probs
+
+
 def predict_sequences(
     model: nn.Module,
     sequences: Sequence[str],
@@ -203,9 +229,13 @@ def predict_sequences(
     autocast: Autocast = contextlib.nullcontext,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sequence class probabilities and the number of windows of each sequence."""
+    """Per-sequence class probabilities and the number of windows of each sequence.
+
+    A model fine-tuned on both strands (:func:`both_strands`) scores each sequence as
+    the mean over the sequence and its reverse complement.
+    """
     device = device or next(model.parameters()).device
     encoded = encode(sequences, k, overflow)
-    probs = predict_rows(model, encoded, batch_size, device, autocast, progress)
+    reverse = encode([reverse_complement(s) for s in sequences], k, overflow) if both_strands(model) else None
     windows = np.bincount(encoded.sequence_index, minlength=len(sequences))
-    return combine_windows(probs, encoded, aggregate), windows
+    return predict_encoded(model, encoded, batch_size, device, autocast, aggregate, progress, reverse=reverse), windows

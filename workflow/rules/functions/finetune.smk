@@ -1,6 +1,7 @@
 # Functions and constants of fine-tuning, baselines, the benchmark table and
 # predictions (rules in finetune.smk).
 from dnabert.config.finetune import (
+    baseline_settings,
     bert_scratch_wanted,
     encoder_source,
     lr_grid,

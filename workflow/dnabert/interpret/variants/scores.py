@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from dnabert.io import InputError
-from dnabert.lm.inference import combine_windows, encode, predict_rows
+from dnabert.lm.inference import predict_sequences
 
 BASES = "ACGT"  # substitution alphabet and heatmap row order
 SEQUENCE_RE = re.compile(r"^[ACGTN]+$", re.IGNORECASE)  # what a REF/ALT allele or replacement may spell
@@ -58,7 +58,8 @@ def target_probs(
     autocast: Autocast = contextlib.nullcontext,
     progress: bool = False,
 ) -> np.ndarray:
-    """Target-class probability of each sequence (long ones split into windows, weighted mean)."""
-    encoded = encode(list(sequences), k, "split")
-    probs = predict_rows(model, encoded, batch_size, device_of(model, device), autocast, progress)
-    return combine_windows(probs, encoded, "mean")[:, target_class]
+    """Target-class probability of each sequence (long ones split into windows, weighted mean; both
+    strands averaged for a model fine-tuned on both)."""
+    probs, _ = predict_sequences(model, list(sequences), k, batch_size=batch_size, device=device_of(model, device),
+                                 autocast=autocast, progress=progress)  # fmt: skip
+    return probs[:, target_class]

@@ -22,6 +22,7 @@ from dnabert.io import PathLike
 from dnabert.lm import kmer
 from dnabert.lm.evaluation import Split, read_task
 from dnabert.lm.inference import Encoded, encode
+from dnabert.sequence import reverse_complement
 
 log = logging.getLogger("dnabert.lm.finetune")
 
@@ -30,24 +31,37 @@ POOL_BATCHES = 50  # batches per length-sorting pool
 
 @dataclass
 class TaskData:
-    """A task's splits, their token rows (:func:`dnabert.lm.inference.encode`) and each training row's label."""
+    """A task's splits, their token rows (:func:`dnabert.lm.inference.encode`) and each training row's label.
+
+    With both strands, ``encoded["train"]`` holds every training sequence and then its
+    reverse complement (same label), and ``reverse`` the reverse-complement rows of dev
+    and test, whose predictions are averaged with the forward ones.
+    """
 
     splits: dict[str, Split]
     encoded: dict[str, Encoded]
     n_classes: int
     train_labels: np.ndarray
+    reverse: dict[str, Encoded] | None = None
 
 
-def load_data(data: Mapping[str, PathLike], k: int, overflow: str) -> TaskData:
+def load_data(data: Mapping[str, PathLike], k: int, overflow: str, both_strands: bool = False) -> TaskData:
     """Read the train/dev/test TSVs and tokenise them (long sequences split into windows, or truncated)."""
     splits, n_classes = read_task(data)
     encoded = {name: encode(split.sequences, k, overflow) for name, split in splits.items()}
+    reverse = None
+    if both_strands:
+        reverse = {name: encode([reverse_complement(s) for s in splits[name].sequences], k, overflow)
+                   for name in ("dev", "test")}  # fmt: skip
+        train = list(splits["train"].sequences)
+        encoded["train"] = encode(train + [reverse_complement(s) for s in train], k, overflow)
     for name, enc in encoded.items():
         if len(enc) > enc.n_sequences:
             log.info("%s: %d sequences longer than %d k-mers were split into %d windows", name,
                      int((np.bincount(enc.sequence_index) > 1).sum()), kmer.MAX_KMERS, len(enc))  # fmt: skip
-    train_labels = splits["train"].labels[encoded["train"].sequence_index]
-    return TaskData(splits, encoded, n_classes, train_labels)
+    labels = splits["train"].labels
+    train_labels = np.concatenate([labels, labels] if both_strands else [labels])[encoded["train"].sequence_index]
+    return TaskData(splits, encoded, n_classes, train_labels, reverse)
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:

@@ -59,6 +59,7 @@ def build_classifier(
     config.classifier_dropout = None  # the head uses hidden_dropout_prob
     config.problem_type = "single_label_classification"
     config.architectures = ["BertForSequenceClassification"]
+    config.both_strands = settings.both_strands  # every later prediction averages over both strands
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BertForSequenceClassification(config)

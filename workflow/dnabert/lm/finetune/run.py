@@ -19,7 +19,7 @@ from dnabert.io import PathLike
 from dnabert.lm.finetune.data import TaskData, steps_per_epoch
 from dnabert.lm.finetune.model import add_lora, build_classifier
 from dnabert.lm.finetune.settings import FinetuneSettings
-from dnabert.lm.inference import Autocast, combine_windows, predict_rows
+from dnabert.lm.inference import Autocast, predict_encoded
 from dnabert.lm.training import autocast_for, param_groups, resolve_device
 
 log = logging.getLogger("dnabert.lm.finetune")
@@ -68,9 +68,9 @@ class Training:
 
     def predict(self, split: str) -> np.ndarray:
         """Per-sequence class probabilities of one split, window probabilities combined."""
-        encoded = self.data.encoded[split]
-        probs = predict_rows(self.model, encoded, self.settings.eval_batch_size, self.device, self.autocast)
-        return combine_windows(probs, encoded, self.settings.aggregate)
+        reverse = self.data.reverse[split] if self.data.reverse else None
+        return predict_encoded(self.model, self.data.encoded[split], self.settings.eval_batch_size, self.device,
+                               self.autocast, self.settings.aggregate, reverse=reverse)  # fmt: skip
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """A CPU copy of what training changes (every parameter; with LoRA the adapters, pooler and head)."""

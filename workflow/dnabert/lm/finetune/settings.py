@@ -82,6 +82,7 @@ class FinetuneSettings:
     aggregate: str = "mean"
     eval_batch_size: int = 128
     precision: str = "auto"
+    both_strands: bool = False
     checkpoint_every_steps: int | None = None
     checkpoint_every_minutes: float = 30.0
     keep_checkpoints: int = 2
@@ -108,6 +109,7 @@ class FinetuneSettings:
             "aggregate": self.aggregate in AGGREGATES,
             "eval_batch_size": self.eval_batch_size >= 1,
             "precision": self.precision in ("auto", "fp32", "bf16"),
+            "both_strands": isinstance(self.both_strands, bool),
             "checkpoint_every_steps": self.checkpoint_every_steps is None or self.checkpoint_every_steps >= 1,
             "checkpoint_every_minutes": self.checkpoint_every_minutes > 0,
             "keep_checkpoints": self.keep_checkpoints >= 1,
