@@ -11,6 +11,11 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from dnabert.config.validation import ConfigError, validate_config
 from dnabert.config.finetune import add_gue_tasks, finetune_problems
+from dnabert.config.yamlfile import check_config_files
+
+# Snakemake keeps the last of two equal keys in a config file: re-read every config
+# file of this run strictly (duplicate keys, syntax) before anything else.
+check_config_files(workflow.configfiles)
 
 # A GUE / DNABERT-2 benchmark folder (finetune.gue.folder) adds one table task per
 # sub-folder of train/dev/test CSVs, before the tasks are validated.

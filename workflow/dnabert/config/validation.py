@@ -22,7 +22,12 @@ SOURCE_KEYS = ("path", "url", "simulated")
 #: Task inputs may also name an ENCODE file accession (peaks).
 TASK_SOURCE_KEYS = ("path", "url", "simulated", "encode")
 ENCODE_URL = "https://www.encodeproject.org/files/{accession}/@@download/{accession}.bed.gz"
+#: k-mer tokens per sequence besides [CLS] and [SEP] (dnabert.lm.kmer.MAX_KMERS; not imported: numpy).
+MAX_KMERS = 510
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta"}
+
+#: Schema checks whose message gains the schema's ``why:`` (the reason for a limit), where given.
+RANGE_VALIDATORS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 #: Snakemake's own logger, so the start-up warnings appear among Snakemake's messages.
 log = logging.getLogger("snakemake.logging")
@@ -48,6 +53,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "oneOf" and error.context:
         best = jsonschema.exceptions.best_match(error.context)
         return f"{_dotted(list(error.absolute_path) + list(best.relative_path))}: {best.message}"
+    if error.validator in RANGE_VALIDATORS and isinstance(error.schema, dict) and error.schema.get("why"):
+        return f"{where}: {error.message}: {error.schema['why']}"
     return f"{where}: {error.message}"
 
 
@@ -132,6 +139,7 @@ def semantic_problems(config: dict) -> Iterator[str]:
     for task, settings in config.get("tasks", {}).items():
         yield from _task_problems(task, settings, simulated, tfs)
     yield from _pretrain_problems(config.get("pretrain") or {})
+    yield from _length_problems(config)
 
 
 def _pretrain_problems(pretrain: dict) -> Iterator[str]:
@@ -142,6 +150,53 @@ def _pretrain_problems(pretrain: dict) -> Iterator[str]:
     pretrained = pretrain.get("pretrained")
     if pretrained and not (Path(pretrained) / "config.json").is_file():
         yield f"pretrain.pretrained: no model directory with a config.json at {pretrained}"
+
+
+def task_lengths(config: dict) -> dict[str, tuple[str, int]]:
+    """Sequence length of every genome-based task, with the key that sets it (tables have their own)."""
+    lengths = {}
+    for task, settings in (config.get("tasks") or {}).items():
+        kind = settings.get("type")
+        if kind in ("peaks", "splice") and "window" in settings:
+            lengths[task] = (f"tasks.{task}.window", settings["window"])
+        elif kind == "promoters" and "upstream" in settings and "downstream" in settings:
+            lengths[task] = (f"tasks.{task}.upstream", settings["upstream"] + settings["downstream"] + 1)
+    return lengths
+
+
+def _length_problems(config: dict) -> Iterator[str]:
+    """Sequence lengths against what reads them: the k-mer tokenizer, k-mer LR, CNN detectors, the TATA scan."""
+    k = config.get("kmer", 6)
+    lengths = task_lengths(config)
+    for task, (key, length) in lengths.items():
+        if length < k:
+            yield f"{key}: task {task}'s {length}-bp sequences hold no {k}-mer (kmer: {k}); use at least {k} bp"
+    baselines = config.get("baselines") or {}
+    models = baselines.get("models") or []
+    shortest = min(lengths.items(), key=lambda item: item[1][1]) if lengths else None
+    if shortest and "kmer_lr" in models:
+        k_max = max((baselines.get("kmer_lr") or {}).get("k") or [0])
+        if k_max > shortest[1][1]:
+            yield (f"baselines.kmer_lr.k: {k_max}-mers do not fit task {shortest[0]}'s {shortest[1][1]}-bp "
+                   f"sequences ({shortest[1][0]})")
+    if shortest and "cnn" in models:
+        width = (baselines.get("cnn") or {}).get("width", 0)
+        if width > shortest[1][1]:
+            yield (f"baselines.cnn.width: {width}-bp detectors are wider than task {shortest[0]}'s "
+                   f"{shortest[1][1]}-bp sequences ({shortest[1][0]})")
+    for task, settings in (config.get("tasks") or {}).items():
+        if settings.get("type") == "promoters" and "tata_region" in settings:
+            lo, hi = settings["tata_region"]
+            if lo < -settings["upstream"] or hi > settings["downstream"]:
+                yield (f"tasks.{task}.tata_region: [{lo}, {hi}] reaches outside the promoter window "
+                       f"[-{settings['upstream']}, {settings['downstream']}] (upstream, downstream)")
+    scratch = (config.get("finetune") or {}).get("scratch_model") or {}
+    if "hidden" in scratch and "heads" in scratch and scratch["hidden"] % scratch["heads"]:
+        yield f"finetune.scratch_model.hidden: {scratch['hidden']} is not divisible by heads ({scratch['heads']})"
+    min_length = (config.get("corpus") or {}).get("min_length")
+    if min_length is not None and min_length > MAX_KMERS + k - 1:
+        yield (f"corpus.min_length: {min_length} bp exceeds the longest piece, {MAX_KMERS} {k}-mers "
+               f"({MAX_KMERS + k - 1} bp)")
 
 
 def _split_problems(config: dict) -> Iterator[str]:

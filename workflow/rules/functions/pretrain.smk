@@ -39,3 +39,23 @@ def pretrain_launcher():
     if PRETRAIN["gpus"] > 1:
         return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
     return f"{python} -m"
+
+
+def pretrain_settings():
+    """The pretrain: section the job trains with (overwrite is passed on its own, see below)."""
+    return {key: value for key, value in PRETRAIN.items() if key != "overwrite"}
+
+
+def pretrain_model_output():
+    """The model directory: update() (left in place for the job's overwrite check), protected() unless overwrite."""
+    model = update(directory(pretrain_files()["model"]))
+    return model if PRETRAIN["overwrite"] else protected(model)
+
+
+def pretrain_overwrite_flag(wildcards, output):
+    """`--overwrite` when pretrain.overwrite is true.
+
+    A function of the outputs, so Snakemake counts it as derived from them and leaves
+    it out of its params rerun trigger: switching overwrite on or off reruns nothing.
+    """
+    return "--overwrite" if PRETRAIN["overwrite"] else ""
