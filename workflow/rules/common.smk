@@ -2,6 +2,7 @@
 # use (the genome's files, the tasks, the report's categories, the default targets).
 # Each stage's own functions and constants are in functions/<stage>.smk, which its
 # rules file includes.
+import signal
 import sys
 from pathlib import Path
 
@@ -29,6 +30,16 @@ validate_config(
 _finetune_problems = list(finetune_problems(config))
 if _finetune_problems:
     raise ConfigError(_finetune_problems, [str(f) for f in workflow.configfiles])
+
+# SLURM's early warning (--signal=USR1@120 in profiles/slurm) reaches every process of
+# a job step; Snakemake has no handler for SIGUSR1, so it would die before the
+# training job it runs could write its checkpoint. Ignore it here (shells inherit
+# that); the Python jobs install their own handler (dnabert.job, pretraining).
+if hasattr(signal, "SIGUSR1"):
+    try:
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    except ValueError:  # not the main thread (e.g. Snakemake's API in a thread)
+        pass
 
 GENOME = config["genome"]["name"]
 SIMULATE = config["genome"].get("simulate")

@@ -32,6 +32,12 @@ rule finetune_seed:
         "../scripts/finetune_run.py"
 
 
+# Averaging seeds and the summary table take seconds: not worth cluster jobs.
+localrules:
+    finetune_task,
+    benchmark_summary,
+
+
 rule finetune_task:
     input:
         finetune_seed_metrics,
