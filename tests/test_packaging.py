@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 
 import pytest
 from packaging.requirements import Requirement
@@ -11,6 +10,8 @@ from packaging.version import Version
 
 import conftest
 from conftest import REPO
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
 def test_build_requires_a_setuptools_that_reads_spdx_license_expressions():

@@ -41,6 +41,12 @@ if hasattr(signal, "SIGUSR1"):
     except ValueError:  # not the main thread (e.g. Snakemake's API in a thread)
         pass
 
+
+# Checks that need the DAG (which jobs will run), before any job runs or deletes outputs.
+onstart:
+    refuse_pretrain_overwrite(workflow.dag)
+
+
 GENOME = config["genome"]["name"]
 SIMULATE = config["genome"].get("simulate")
 TASKS = config["tasks"]

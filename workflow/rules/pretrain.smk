@@ -12,17 +12,13 @@ rule pretrain_mlm:
     input:
         unpack(pretrain_inputs),
     output:
-        # update(): Snakemake leaves a finished model in place, so the job can refuse to
-        # replace it (protected() does not stop root); see pretrain.overwrite.
         model=pretrain_model_output(),
-        metrics=update(pretrain_files()["metrics"]),
-        history=update(pretrain_files()["history"]),
-        plot=update(
-            report(
-                pretrain_files()["plot"],
-                caption="../report/pretrain_loss.rst",
-                category=REPORT_CATEGORIES["pretraining"],
-            )
+        metrics=pretrain_files()["metrics"],
+        history=pretrain_files()["history"],
+        plot=report(
+            pretrain_files()["plot"],
+            caption="../report/pretrain_loss.rst",
+            category=REPORT_CATEGORIES["pretraining"],
         ),
     log:
         "logs/pretrain_mlm.log",
@@ -37,7 +33,6 @@ rule pretrain_mlm:
         launcher=pretrain_launcher(),
         package=str(Path(workflow.basedir) / "workflow"),
         settings=json.dumps(pretrain_settings()),
-        overwrite=pretrain_overwrite_flag,
         kmer=config["kmer"],
         dev=config.get("splits", {}).get("dev", []),
         device="cuda" if PRETRAIN["gpus"] else "cpu",
@@ -48,7 +43,7 @@ rule pretrain_mlm:
         "--corpus {input.corpus:q} --kmer {params.kmer} --settings {params.settings:q} "
         "--dev-chromosomes {params.dev:q} --device {params.device} --threads {threads} "
         "--model {output.model:q} --metrics {output.metrics:q} --history {output.history:q} "
-        "--plot {output.plot:q} --checkpoints {params.checkpoints:q} {params.overwrite} --log {log:q}"
+        "--plot {output.plot:q} --checkpoints {params.checkpoints:q} --log {log:q}"
 
 
 rule pretrain:
