@@ -52,6 +52,7 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, problems: list[str], config_files: list[str] | None = None):
+        problems = list(dict.fromkeys(problems))  # one line per problem, however many places found it
         self.problems = problems
         where = f" ({', '.join(config_files)})" if config_files else ""
         super().__init__(f"invalid configuration{where}:\n  - " + "\n  - ".join(problems))
