@@ -31,7 +31,7 @@ def config_with(tmp_path: Path, name: str, **pretrain) -> str:
     config = yaml.safe_load(Path(TINY).read_text())
     config["pretrain"].update(pretrain)
     path = tmp_path / name
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # key order is part of Snakemake's params check
     return str(path)
 
 
