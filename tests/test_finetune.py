@@ -287,14 +287,14 @@ def test_predict_fasta_and_bed_on_a_genome(first_run, tmp_path):
 
 
 def test_predict_command_line(first_run, tmp_path):
-    from dnabert.lm.predict import main
+    from dnabert.cli import main
 
     fasta = tmp_path / "in.fa"
     fasta.write_text(">s1\nACGTACGTACGTGGGATTACAGGG\n")
-    assert main(["--model", str(first_run / "model"), "--fasta", str(fasta), "--out", str(tmp_path / "o.tsv"),
-                 "--device", "cpu"]) == 0  # fmt: skip
+    assert main(["predict", "--model", str(first_run / "model"), "--fasta", str(fasta), "--out",
+                 str(tmp_path / "o.tsv"), "--device", "cpu"]) == 0  # fmt: skip
     assert (tmp_path / "o.tsv").read_text().splitlines()[1].startswith("s1\t24\t1\t")
-    assert main(["--model", str(tmp_path), "--fasta", str(fasta), "--out", str(tmp_path / "o2.tsv")]) == 2
+    assert main(["predict", "--model", str(tmp_path), "--fasta", str(fasta), "--out", str(tmp_path / "o2.tsv")]) == 2
 
 
 # --------------------------------------------------------------------------- baselines

@@ -18,6 +18,7 @@ import yaml
 
 from dnabert.config.coordinates import coordinate_problems, expand_folders, uses_chromosome_splits
 from dnabert.io import ConfigError  # noqa: F401 (re-exported: raised by validate_config)
+from dnabert.lm.hub import is_hub_id
 
 #: Files the genome simulation writes under resources/simulated/{genome}/ (peaks added per TF).
 SIMULATED_FILES = ("genome.fa.gz", "genes.gtf.gz", "blacklist.bed.gz", "truth.tsv")
@@ -181,8 +182,8 @@ def _pretrain_problems(pretrain: dict) -> Iterator[str]:
     if "hidden" in model and "heads" in model and model["hidden"] % model["heads"]:
         yield f"pretrain.model.hidden: {model['hidden']} is not divisible by heads ({model['heads']})"
     pretrained = pretrain.get("pretrained")
-    if pretrained and not (Path(pretrained) / "config.json").is_file():
-        yield f"pretrain.pretrained: no model directory with a config.json at {pretrained}"
+    if pretrained and not is_hub_id(pretrained) and not (Path(pretrained) / "config.json").is_file():
+        yield f"pretrain.pretrained: no model directory with a config.json at {pretrained} (nor a Hub id org/name)"
 
 
 def task_lengths(config: dict) -> dict[str, tuple[str, int]]:
