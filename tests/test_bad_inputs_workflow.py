@@ -132,8 +132,8 @@ def _delete(path: str) -> Callable[[dict], None]:
 
 
 SCHEMA_CASES = {
-    "unknown top-level key": (_set("genom", {}), "unknown key 'genom'; allowed here: baselines, corpus, download, "
-                              "finetune, genome, interpret, kmer, pretrain, splits, tasks"),
+    "unknown top-level key": (_set("genom", {}), "unknown key 'genom'; allowed here: " + ", ".join(
+        sorted(yaml.safe_load(SCHEMA.read_text())["properties"]))),
     "wrong type": (_set("pretrain.steps", "many"), "pretrain.steps: expected integer, got 'many'"),
     "kmer_lr.k above the tokenizer's limit": (
         _set("baselines.kmer_lr.k", [3, 8]),
@@ -194,7 +194,7 @@ SEMANTIC_CASES = {
                             "finetune.scratch_model.hidden: 30 is not divisible by heads (4)"),
     "pretrained model directory missing": (_set("pretrain.pretrained", "/nonexistent/model"),
                                            "pretrain.pretrained: no model directory with a config.json at "
-                                           "/nonexistent/model"),
+                                           "/nonexistent/model (nor a Hub id org/name)"),
     "window shorter than a k-mer": (lambda c: c["tasks"]["ctcf"].update(window=5) or c["baselines"].update(
         models=["kmer_lr"]),
                                     "tasks.ctcf.window: task ctcf's 5-bp sequences hold no 6-mer (kmer: 6); use at "
@@ -234,7 +234,8 @@ FINETUNE_CASES = {
                                        "finetune.predict.ctcf_peaks.task: no such task 'rest' (tasks: ctcf, prom, "
                                        "splice)"),
     "released model missing": (lambda c: c["finetune"].update(init="released", released="/nonexistent/dnabert6"),
-                               "finetune.released: not a model directory (no config.json): /nonexistent/dnabert6"),
+                               "finetune.released: not a model directory (no config.json) nor a Hugging Face Hub id "
+                               "(org/name): /nonexistent/dnabert6"),
 }  # fmt: skip
 
 
@@ -417,7 +418,7 @@ def test_bad_model_directories(model_dir, tmp_path, edit, expected):
 def test_missing_pretrained_model_directory(tmp_path):
     with pytest.raises(InputError) as caught:
         load_pretrained(tmp_path / "nowhere", K)
-    assert str(caught.value) == f"{tmp_path / 'nowhere'}: pretrained model directory not found"
+    assert str(caught.value) == f"{tmp_path / 'nowhere'}: model directory not found (nor a Hugging Face Hub id org/name)"
 
 
 @pytest.fixture(scope="module")
@@ -459,7 +460,7 @@ VCFS = {
                                      "{f}:3: field 'CHROM': chromosome '1' is not in genome.fa.gz; the genome has "
                                      "'chr1' (chromosome naming differs)"),
     "window past the chromosome end": (HEADER + "chr1\t395\trs1\tG\tA\t.\tPASS\t.\n",
-                                       "{f}:3: field 'POS': the 21 bp window centred on chr1:395 (385-405) runs past "
+                                       "{f}:3: field 'POS': the 21 bp window of chr1:395 (385-405, centred) runs past "
                                        "chr1 (1-400 in genome.fa.gz)"),
 }  # fmt: skip
 
@@ -481,6 +482,75 @@ def test_missing_vcf(model_dir, genome, tmp_path):
         score_vcf_file(model_dir, tmp_path / "none.vcf", genome, out, device="cpu", progress=False)
     assert str(caught.value) == f"{tmp_path / 'none.vcf'}: VCF file not found"
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _checkpoints(root: Path) -> Path:
+    """Checkpoints of steps 1 and 2 of a tiny module (fingerprint "fp"), as training writes them."""
+    from dnabert.lm.checkpointing import write_checkpoint
+
+    directory = root / "checkpoints"
+    torch.manual_seed(0)
+    module = torch.nn.Linear(4, 2)
+    for step in (1, 2):
+        write_checkpoint(directory, step, {"fingerprint": "fp"}, modules={"model": module},
+                         training={"optimizer": {"lr": torch.tensor(0.1)}})  # fmt: skip
+    return directory
+
+
+SKIPPED = ("skipping checkpoint step_00000002: {f} does not read back ({why}); removed it, resuming from an older "
+           "one if there is one")  # fmt: skip
+CHECKPOINTS = {
+    "truncated weights": (lambda d: _truncate("model.safetensors", 100)(d), "model.safetensors",
+                          "SafetensorError: Error while deserializing header: invalid header length"),
+    "state.json not JSON": (lambda d: (d / "state.json").write_text('{"step": 2,'), "state.json",
+                            "JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 12 "
+                            "(char 11)"),
+    "state.json without a step": (lambda d: (d / "state.json").write_text('{"fingerprint": "fp"}'), "state.json",
+                                  "KeyError: 'step'"),
+    "training states missing": (lambda d: (d / "training.pt").unlink(), "training.pt",
+                                "FileNotFoundError: [Errno 2] No such file or directory: '{d}/training.pt'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("edit, name, why", CHECKPOINTS.values(), ids=CHECKPOINTS.keys())
+def test_a_bad_newest_checkpoint_is_skipped_for_the_older_one(tmp_path, caplog, edit, name, why):
+    from dnabert.lm.checkpointing import find_resumable
+
+    directory = _checkpoints(tmp_path)
+    newest = directory / "step_00000002"
+    edit(newest)
+    with caplog.at_level("WARNING"):
+        found = find_resumable(directory, "fp")
+    assert found is not None and found.step == 1
+    assert [r.getMessage() for r in caplog.records] == [SKIPPED.format(f=newest / name, why=why.format(d=newest))]
+    assert sorted(p.name for p in directory.iterdir()) == ["step_00000001"]  # the bad one removed, nothing else
+
+
+def test_interrupted_checkpoint_write_is_swept(tmp_path, caplog):
+    from dnabert.lm.checkpointing import find_resumable
+
+    directory = _checkpoints(tmp_path)
+    leftover = directory / ".step_00000003.abcd1234"
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"partial")
+    with caplog.at_level("INFO"):
+        assert find_resumable(directory, "fp").step == 2
+    assert f"removing {leftover}, left by an interrupted write" in [r.getMessage() for r in caplog.records]
+    assert sorted(p.name for p in directory.iterdir()) == ["step_00000001", "step_00000002"]
+
+
+def test_checkpoint_weights_that_do_not_fit_the_model(tmp_path):
+    from dnabert.lm.checkpointing import find_resumable, load_weights
+
+    found = find_resumable(_checkpoints(tmp_path), "fp")
+    with pytest.raises(InputError) as caught:
+        load_weights(torch.nn.Linear(4, 3, bias=False), found.tensors["model"], found.path / "model.safetensors")
+    assert str(caught.value) == (f"{found.path / 'model.safetensors'}: checkpoint does not fit the model: size "
+                                 "mismatch for weight: copying a param with shape torch.Size([2, 4]) from checkpoint, "
+                                 "the shape in current model is torch.Size([3, 4]).")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- through Snakemake
