@@ -1,4 +1,5 @@
 # DNABERT as one reproducible Snakemake workflow. See README.md.
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -10,6 +11,11 @@ min_version("9.0")
 # real-scale config never inherits the demo's simulate: section; schema defaults
 # fill in what it leaves out.
 if not workflow.overwrite_configfiles:
+    # Checked first: Snakemake's own reading names neither file nor line of a YAML error.
+    sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+    from dnabert.config.yamlfile import check_config_files
+
+    check_config_files([Path(workflow.basedir) / "config" / "config.yaml"])
 
     configfile: Path(workflow.basedir) / "config" / "config.yaml"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,11 +13,23 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 TINY = str(REPO / "tests" / "config" / "tiny.yaml")
 
 
+def in_ci() -> bool:
+    """True on a CI runner (CI=true, as GitHub Actions, GitLab CI and .ci/run set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def shared_file(relative: str) -> Path:
-    """A file under ../shared/data, or skip the test saying what is missing."""
+    """A file under ../shared/data; else skip the test saying what is missing, or fail in CI.
+
+    In CI (``CI=true``) a missing file is a failure, so a runner without the shared
+    data cannot pass by skipping every real-data test.
+    """
     path = SHARED_DATA / relative
     if not path.exists():
-        pytest.skip(f"real test data absent: {path} (expected ../shared/data beside the project)")
+        message = f"real test data absent: {path} (expected ../shared/data beside the project)"
+        if in_ci():
+            pytest.fail(f"{message}; CI=true, so this fails instead of skipping", pytrace=False)
+        pytest.skip(message)
     return path
 
 

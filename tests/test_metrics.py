@@ -131,3 +131,29 @@ def test_selection_direction():
     assert is_better("mcc", 0.1, None) and not is_better("auroc", None, 0.5)
     with pytest.raises(ValueError, match="unknown selection metric"):
         is_better("speed", 1.0, 0.0)
+
+
+def test_macro_averages_all_skip_classes_absent_from_the_labels():
+    # Class 2 never occurs in the labels but is predicted twice (rows 1 and 3).
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    probs = np.array([[0.6, 0.2, 0.2], [0.1, 0.2, 0.7], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4],
+                      [0.5, 0.4, 0.1], [0.45, 0.5, 0.05]])  # fmt: skip
+    predicted = probs.argmax(axis=1)  # [0, 2, 1, 2, 0, 1]
+    m = classification_metrics(labels, probs)
+    # By hand over classes 0 and 1: class 0 precision 2/2, recall 2/3; class 1 precision 2/2, recall 2/3.
+    assert m["precision"] == pytest.approx(1.0) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(0.8)  # 2 * 1 * (2/3) / (1 + 2/3) for both classes
+    # The same as scikit-learn restricted to the present classes, and not its all-class average.
+    assert m["f1"] == pytest.approx(skm.f1_score(labels, predicted, labels=[0, 1], average="macro"))
+    assert m["f1"] > skm.f1_score(labels, predicted, labels=[0, 1, 2], average="macro", zero_division=0)
+    assert m["auroc"] == pytest.approx(np.mean([skm.roc_auc_score(labels == c, probs[:, c]) for c in (0, 1)]))
+    assert m["confusion_matrix"][0] == [2, 0, 1] and m["class_counts"] == [3, 3, 0]
+
+
+def test_binary_labels_without_class_1_leave_precision_and_recall_undefined():
+    labels = np.array([0, 0, 0, 0])
+    probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.8, 0.2], [0.7, 0.3]])
+    m = classification_metrics(labels, probs)
+    assert m["precision"] is None and m["recall"] is None and m["auroc"] is None
+    assert m["f1"] == pytest.approx(skm.f1_score(labels, [0, 1, 0, 0], labels=[0], average="macro"))
+    assert m["f1"] == pytest.approx(2 * 0.75 / 1.75) and m["accuracy"] == pytest.approx(0.75)

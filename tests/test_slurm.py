@@ -18,6 +18,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -47,6 +48,13 @@ SLURM_TEST_ARGS = (
     "2",
     "--slurm-keep-successful-logs",
 )
+
+
+# Rules that take seconds: localrules, never a SLURM job each.
+TRIVIAL_RULES = ("dataset_qc", "finetune_task", "scratch_task", "benchmark_summary", "prepare_blacklist",
+                 "interpret_tomtom", "planted_motif_recovery")  # fmt: skip
+# Rules that resume from a checkpoint: the same runtime on every attempt, and SIGUSR1 before the limit.
+RESUMABLE_RULES = ("pretrain_mlm", "finetune_seed", "scratch_seed")
 
 
 def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300):
@@ -183,6 +191,9 @@ def test_every_job_ran_as_a_slurm_job(slurm_run):
     for rule in ("simulate_genome", "build_corpus", "pretrain_mlm", "finetune_seed"):
         if any(job["rule"] == rule for job in jobs):
             assert rule in rules_submitted, f"{rule} ran locally, not on SLURM"
+    for rule in TRIVIAL_RULES:  # seconds each: run by Snakemake itself, not as SLURM jobs
+        if any(job["rule"] == rule for job in jobs):
+            assert rule not in rules_submitted and all(job["local"] for job in jobs if job["rule"] == rule), rule
 
     # SLURM's job completion log: every job of this run, finished, in our partition.
     records = {record["JobId"]: record for record in cluster.jobcomp_records() if record.get("Name") == run_id}
@@ -320,3 +331,89 @@ def test_slurm_accepts_the_gpu_sbatch_arguments(gpu_jobs, cluster):
     too_many = [arg.replace("--gpus=2", "--gpus=3") for arg in requests["pretrain_mlm"]]
     refused = test_only(too_many)
     assert refused.returncode != 0, refused.stderr
+
+
+# --------------------------------------------------------------------------- retries and pre-emption
+
+
+def _evaluate(rule: str, name: str, value, attempt: int):
+    """A profile resource as Snakemake evaluates it for ``attempt`` (its own evaluator)."""
+    from snakemake.resources import Resource
+
+    if not isinstance(value, str):
+        return value
+    return Resource.cli_evaluator(name, value, wildcards={}, input=[], attempt=attempt, async_run=None)
+
+
+def test_profile_sizes_grow_with_each_attempt():
+    """retries resubmits a job that ran out of memory or time with more; resumable jobs keep their runtime."""
+    profile = yaml.safe_load((PROFILE / "config.v8+.yaml").read_text())
+    assert profile["retries"] >= 1
+    for rule, resources in profile["set-resources"].items():
+        for name in ("mem_mb", "runtime"):
+            if name not in resources:
+                continue
+            first, second, third = (_evaluate(rule, name, resources[name], n) for n in (1, 2, 3))
+            if name == "runtime" and rule in RESUMABLE_RULES:
+                assert first == second == third, (rule, name)
+            else:
+                assert (second, third) == (2 * first, 3 * first), (rule, name, resources[name])
+    for name in ("mem_mb", "runtime"):
+        value = profile["default-resources"][name]
+        assert _evaluate("default", name, value, 2) == 2 * _evaluate("default", name, value, 1)
+
+
+def test_resumable_jobs_ask_for_sigusr1_before_the_time_limit(gpu_jobs):
+    config, jobs = gpu_jobs
+    for rule in RESUMABLE_RULES:
+        job = _one(jobs, rule)
+        assert job["resources"]["slurm_extra"] == "--signal=USR1@120", rule
+        assert "--signal=USR1@120" in sbatch_arguments(_Job(rule, job["resources"], 1)), rule
+    assert "slurm_extra" not in _one(jobs, "build_corpus")["resources"]
+
+
+def test_local_rules_are_the_trivial_ones():
+    """Every rule in TRIVIAL_RULES is declared in a localrules: block of its rules file."""
+    declared = set()
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.findall(r"^localrules:\n((?:    \w+,\n)+)", path.read_text(), flags=re.M):
+            declared |= set(re.findall(r"(\w+),", block))
+    assert set(TRIVIAL_RULES) <= declared, sorted(set(TRIVIAL_RULES) - declared)
+
+
+def test_pretraining_checkpoints_on_sigusr1_and_the_retry_resumes(cluster, tmp_path):
+    """SLURM's early warning (as --signal=USR1@120 sends it: to every process of the job's steps) makes
+    pretraining write a checkpoint and exit 143; Snakemake, ignoring the signal, reports the failure and
+    resubmits; the second attempt resumes from the checkpoint and finishes; the log keeps both attempts."""
+    config = yaml.safe_load(TINY.read_text())
+    config["pretrain"].update(steps=600, checkpoint_every_steps=100000, eval_every_steps=100000,
+                              log_every_steps=20)  # fmt: skip
+    configfile = tmp_path / "long.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path / "run"),
+               "pretrain", "--workflow-profile", str(PROFILE), "--retries", "1", "--configfile", str(configfile),
+               *SLURM_TEST_ARGS]  # fmt: skip
+    process = subprocess.Popen(command, env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)  # fmt: skip
+    log = tmp_path / "run" / "logs" / "pretrain_mlm.log"
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not (log.exists() and re.search(r"step \d+/600", log.read_text())):
+            assert process.poll() is None, process.communicate()[0][-5000:]
+            assert time.monotonic() < deadline, "pretraining never started"
+            time.sleep(1)
+        jobs = subprocess.run(["squeue", "--noheader", "--states=RUNNING", "--format=%i %k"], env=cluster.env(),
+                              capture_output=True, text=True, check=True).stdout.split("\n")  # fmt: skip
+        [jobid] = [line.split()[0] for line in jobs if "pretrain_mlm" in line]
+        subprocess.run(["scancel", "--signal=USR1", jobid], env=cluster.env(), check=True)
+        out, _ = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = log.read_text()
+    assert process.returncode == 0, f"{out[-5000:]}\n{text[-3000:]}\n{cluster.logs(15)}"
+    assert "received SIGUSR1" in text and "stopped by signal SIGUSR1" in text
+    assert "==== attempt 1:" in text and "==== attempt 2:" in text
+    second = text[text.index("==== attempt 2:"):]
+    assert re.search(r"resum\w* from .*step_\d+", second), second[:2000]
+    assert (tmp_path / "run" / "results" / "pretrain" / "model" / "config.json").is_file()

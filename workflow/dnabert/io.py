@@ -1,15 +1,23 @@
-"""Shared file helpers: clear input errors, atomic writes, (b)gzip-aware opening."""
+"""Shared file helpers: clear input errors, atomic writes (files and folders), temporary files a later job can
+sweep, (b)gzip-aware opening."""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import io
 import json
+import logging
 import os
+import re
+import shutil
+import socket
+import stat
 import tempfile
+import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +53,7 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, problems: list[str], config_files: list[str] | None = None):
+        problems = list(dict.fromkeys(problems))  # one line per problem, however many places found it
         self.problems = problems
         where = f" ({', '.join(config_files)})" if config_files else ""
         super().__init__(f"invalid configuration{where}:\n  - " + "\n  - ".join(problems))
@@ -146,26 +155,143 @@ def open_binary(path: PathLike) -> BinaryLines:
     return BinaryLines(path)
 
 
+#: Temporary files and folders beside an output are named ``.{output name}.{host}-{pid}.{random}.tmp``,
+#: so a later job can tell whose they are (:func:`sweep_stale_temps`).
+TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+#: A temporary file of another host is stale once nothing in it has changed for this long.
+STALE_ELSEWHERE_SECONDS = 3600.0
+
+log = logging.getLogger(__name__)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0]) or "host"
+
+
+def temp_prefix(target: PathLike) -> str:
+    """The name prefix of this process's temporary files for ``target`` (see :data:`TEMP_PATTERN`)."""
+    return f".{Path(target).name}.{_host()}-{os.getpid()}."
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only on success.
 
-    On any exception the temporary file is removed, so no partial output is left.
+    On any exception (a signal turned into one included, see :mod:`dnabert.job`)
+    the temporary file is removed, so no partial output is left.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)
+    tmp.chmod(0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def temp_dir_for(target: PathLike) -> Iterator[Path]:
+    """A temporary working folder beside ``target``, named after it, removed on exit whatever happens."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path`` that replaces ``path`` (a folder) only on success.
+
+    The previous folder, if any, is renamed aside first and removed after the swap,
+    so ``path`` never holds a mixture of old and new files.
+    """
+    target = Path(path)
+    with temp_dir_for(target) as tmp:
+        yield tmp
+        tmp.chmod(0o777 & ~_umask())
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent))
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if old is not None:
+                os.replace(old, target)
+            raise
+        if old is not None:
+            make_writable(old)
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def make_writable(path: Path) -> None:
+    """Give the owner write permission on ``path`` and below (protected outputs are read-only)."""
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        if not item.is_symlink():
+            item.chmod(item.stat().st_mode | stat.S_IWUSR)
+
+
+def _owner_gone(match: re.Match, path: Path) -> bool:
+    """Whether the process that made a temporary file is gone (this host: its pid; others: idle an hour)."""
+    if match.group("host") == _host():
+        try:
+            os.kill(int(match.group("pid")), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    items = [path, *path.rglob("*")] if path.is_dir() else [path]
+    newest = max(item.lstat().st_mtime for item in items)
+    return time.time() - newest > STALE_ELSEWHERE_SECONDS
+
+
+def sweep_stale_temps(outputs: Iterable[PathLike]) -> list[Path]:
+    """Remove temporary files and folders of ``outputs`` whose writing process is gone; return them.
+
+    Only names made by :func:`temp_prefix` for one of ``outputs`` are considered, so
+    nothing else beside them is touched. A job calls this at start: a kill -9, an
+    out-of-memory kill or a lost node leaves such files behind.
+    """
+    removed = []
+    for output in outputs:
+        target = Path(output)
+        if not target.parent.is_dir():
+            continue
+        for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+            match = TEMP_PATTERN.match(candidate.name)
+            if not match or match.group("name") != target.name:
+                continue
+            try:
+                if not _owner_gone(match, candidate):
+                    log.info("kept %s: its writer (pid %s on %s) may still run", candidate, match.group("pid"),
+                             match.group("host"))
+                    continue
+                if candidate.is_dir() and not candidate.is_symlink():
+                    make_writable(candidate)
+                    shutil.rmtree(candidate)
+                else:
+                    candidate.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(candidate)
+            log.info("removed %s, left by an interrupted job (pid %s on %s)", candidate, match.group("pid"),
+                     match.group("host"))
+    return removed
 
 
 @contextlib.contextmanager

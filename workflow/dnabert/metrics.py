@@ -7,14 +7,21 @@ class probabilities (rows sum to 1) and returns a JSON-ready mapping:
   ``f1`` (macro average over classes), ``precision`` and ``recall`` (of class
   1 for a binary task, macro averages otherwise);
 * ``auroc`` and ``auprc`` (average precision) of the class-1 probability for a
-  binary task; for more classes the macro average of one-vs-rest values over the
-  classes present in the labels;
+  binary task; for more classes the macro average of one-vs-rest values;
 * ``confusion_matrix`` (rows: true class, columns: predicted class), ``n`` and
   ``class_counts``.
 
-Predictions are the arg-max class. A ranking metric that is undefined (a test
-set with one class only) is ``None`` (JSON ``null``) and logged, never a made-up
-number. Everything is computed with :mod:`sklearn.metrics`.
+Every macro average (F1, precision, recall, AUROC, AUPRC) is over the classes
+*present in the labels* (scikit-learn's ``labels=`` argument): a class absent from
+a test split has no recall, F1 or ROC curve, and counting it as 0 would lower the
+average by the share of absent classes. Predictions of an absent class still count
+against the true classes (as false negatives). A class present but never
+predicted has precision 0 (``zero_division=0``). For a binary task whose labels
+lack class 1, precision and recall of class 1 are undefined.
+
+Predictions are the arg-max class. A metric that is undefined (a test set with
+one class only) is ``None`` (JSON ``null``) and logged, never a made-up number.
+Everything is computed with :mod:`sklearn.metrics`.
 
 :func:`collapsed` flags a run that predicts one class for every example.
 
@@ -76,7 +83,7 @@ def _ranking(labels: np.ndarray, probs: np.ndarray) -> tuple[float | None, float
         aurocs.append(skm.roc_auc_score(truth, probs[:, c]))
         auprcs.append(skm.average_precision_score(truth, probs[:, c]))
     if present.size < n_classes:
-        log.warning("classes %s absent from the labels: AUROC/AUPRC average over the %d present",
+        log.warning("classes %s absent from the labels: macro averages are over the %d present",
                     sorted(set(range(n_classes)) - set(present.tolist())), present.size)  # fmt: skip
     return float(np.mean(aurocs)), float(np.mean(auprcs))
 
@@ -87,18 +94,22 @@ def classification_metrics(labels: Sequence[int] | np.ndarray, probs: np.ndarray
 
     labels, probs = _check(np.asarray(labels), probs)
     n_classes = probs.shape[1]
-    classes = list(range(n_classes))
+    present = np.unique(labels).tolist()
     predicted = probs.argmax(axis=1)
     binary = n_classes == 2
-    average = "binary" if binary else "macro"
     with warnings.catch_warnings():
         # A class never predicted has an undefined precision; scikit-learn counts it as 0 (zero_division=0).
         warnings.simplefilter("ignore", category=UserWarning)
-        precision, recall, f1_binary, _ = skm.precision_recall_fscore_support(
-            labels, predicted, labels=classes if not binary else None, average=average, zero_division=0
-        )
-        f1 = skm.f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
+        f1 = skm.f1_score(labels, predicted, labels=present, average="macro", zero_division=0)
         mcc = skm.matthews_corrcoef(labels, predicted)
+        if binary and 1 not in present:
+            log.warning("no label of class 1: precision and recall of class 1 are undefined")
+            precision = recall = None
+        else:
+            precision, recall, _, _ = skm.precision_recall_fscore_support(
+                labels, predicted, labels=None if binary else present, average="binary" if binary else "macro",
+                zero_division=0,
+            )
     auroc, auprc = _ranking(labels, probs)
     return {
         "accuracy": float(skm.accuracy_score(labels, predicted)),
@@ -106,9 +117,9 @@ def classification_metrics(labels: Sequence[int] | np.ndarray, probs: np.ndarray
         "mcc": float(mcc),
         "auroc": auroc,
         "auprc": auprc,
-        "precision": float(precision),
-        "recall": float(recall),
-        "confusion_matrix": skm.confusion_matrix(labels, predicted, labels=classes).tolist(),
+        "precision": None if precision is None else float(precision),
+        "recall": None if recall is None else float(recall),
+        "confusion_matrix": skm.confusion_matrix(labels, predicted, labels=list(range(n_classes))).tolist(),
         "n": int(labels.size),
         "class_counts": np.bincount(labels, minlength=n_classes).tolist(),
     }

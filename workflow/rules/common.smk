@@ -2,6 +2,7 @@
 # use (the genome's files, the tasks, the report's categories, the default targets).
 # Each stage's own functions and constants are in functions/<stage>.smk, which its
 # rules file includes.
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,11 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from dnabert.config.validation import ConfigError, validate_config
 from dnabert.config.finetune import add_gue_tasks, finetune_problems
+from dnabert.config.yamlfile import check_config_files
+
+# Snakemake keeps the last of two equal keys in a config file: re-read every config
+# file of this run strictly (duplicate keys, syntax) before anything else.
+check_config_files(workflow.configfiles)
 
 # A GUE / DNABERT-2 benchmark folder (finetune.gue.folder) adds one table task per
 # sub-folder of train/dev/test CSVs, before the tasks are validated.
@@ -24,6 +30,22 @@ validate_config(
 _finetune_problems = list(finetune_problems(config))
 if _finetune_problems:
     raise ConfigError(_finetune_problems, [str(f) for f in workflow.configfiles])
+
+# SLURM's early warning (--signal=USR1@120 in profiles/slurm) reaches every process of
+# a job step; Snakemake has no handler for SIGUSR1, so it would die before the
+# training job it runs could write its checkpoint. Ignore it here (shells inherit
+# that); the Python jobs install their own handler (dnabert.job, pretraining).
+if hasattr(signal, "SIGUSR1"):
+    try:
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    except ValueError:  # not the main thread (e.g. Snakemake's API in a thread)
+        pass
+
+
+# Checks that need the DAG (which jobs will run), before any job runs or deletes outputs.
+onstart:
+    refuse_pretrain_overwrite(workflow.dag)
+
 
 GENOME = config["genome"]["name"]
 SIMULATE = config["genome"].get("simulate")

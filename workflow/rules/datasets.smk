@@ -25,6 +25,11 @@ rule task_dataset:
         "../scripts/build_dataset.py"
 
 
+# Seconds per task: not worth a cluster job each.
+localrules:
+    dataset_qc,
+
+
 rule dataset_qc:
     input:
         **dataset_files(),

@@ -57,6 +57,13 @@ use rule finetune_seed as scratch_seed with:
         device="cuda" if FINETUNE["gpus"] else "cpu",
 
 
+# Averaging seeds and the summary table take seconds: not worth cluster jobs.
+localrules:
+    finetune_task,
+    scratch_task,
+    benchmark_summary,
+
+
 rule finetune_task:
     input:
         finetune_seed_metrics,

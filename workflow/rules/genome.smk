@@ -6,9 +6,11 @@ include: "functions/genome.smk"
 
 
 # Downloads run where Snakemake runs (e.g. a cluster login node with internet),
-# never as cluster jobs on compute nodes that may have none.
+# never as cluster jobs on compute nodes that may have none; the blacklist takes
+# a second, not worth a cluster job.
 localrules:
     download,
+    prepare_blacklist,
 
 
 rule simulate_genome:

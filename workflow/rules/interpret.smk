@@ -95,6 +95,12 @@ rule interpret_tomtom:
         "../scripts/interpret_tomtom.py"
 
 
+# TOMTOM of a task's motifs against JASPAR and the recovery table take seconds.
+localrules:
+    interpret_tomtom,
+    planted_motif_recovery,
+
+
 rule planted_motif_recovery:
     input:
         [interpret_files(task)["tomtom"] for task in planted_motifs()],

@@ -12,7 +12,7 @@ rule pretrain_mlm:
     input:
         unpack(pretrain_inputs),
     output:
-        model=protected(directory(pretrain_files()["model"])),
+        model=pretrain_model_output(),
         metrics=pretrain_files()["metrics"],
         history=pretrain_files()["history"],
         plot=report(
@@ -45,7 +45,7 @@ rule pretrain_mlm:
         "--dev-chromosomes {params.dev:q} --device {params.device} --threads {threads} "
         "--model {output.model:q} --metrics {output.metrics:q} --history {output.history:q} "
         "--plot {output.plot:q} --checkpoints {params.checkpoints:q} "
-        "--tensorboard {params.tensorboard:q} > {log:q} 2>&1"
+        "--tensorboard {params.tensorboard:q} --log {log:q}"
 
 
 rule pretrain:

@@ -1,12 +1,13 @@
 """Shared start of every Snakemake ``script:`` job.
 
 Makes the ``dnabert`` package importable where it is not installed (a conda env
-made by ``--use-conda``), and sends logging to the rule's ``log:`` file.
+made by ``--use-conda``), then runs the job through :func:`dnabert.job.run_job`:
+logging to the rule's ``log:`` file (tracebacks there only), stale temporary files
+of the outputs swept, SIGTERM turned into a clean exit, one line per failure.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,20 +17,16 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnabert.job import run_job  # noqa: E402
+
 
 def run(snakemake, main: Callable[[], None]) -> None:
-    """Configure logging to ``snakemake.log[0]``, run ``main``, and log any error before re-raising."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if snakemake.log:
-        handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
+    """Run ``main`` as the rule's job; exit with its status (0, 1 failed, 143 terminated)."""
+    status = run_job(
+        main,
+        outputs=[str(path) for path in snakemake.output],
+        log_files=[snakemake.log[0]] if snakemake.log else [],
+        name=f"rule {snakemake.rule}",
     )
-    try:
-        main()
-    except Exception:
-        logging.getLogger(f"rule {snakemake.rule}").exception("failed")
-        raise
+    if status:
+        sys.exit(status)

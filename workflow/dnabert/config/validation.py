@@ -6,6 +6,8 @@ yaml), because it runs in whatever Python runs Snakemake.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -24,7 +26,12 @@ SOURCE_KEYS = ("path", "url", "simulated")
 #: Task inputs may also name an ENCODE file accession (peaks).
 TASK_SOURCE_KEYS = ("path", "url", "simulated", "encode")
 ENCODE_URL = "https://www.encodeproject.org/files/{accession}/@@download/{accession}.bed.gz"
+#: k-mer tokens per sequence besides [CLS] and [SEP] (dnabert.lm.kmer.MAX_KMERS; not imported: numpy).
+MAX_KMERS = 510
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta"}
+
+#: Schema checks whose message gains the schema's ``why:`` (the reason for a limit), where given.
+RANGE_VALIDATORS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 #: Snakemake's own logger, so the start-up warnings appear among Snakemake's messages.
 log = logging.getLogger("snakemake.logging")
@@ -50,25 +57,57 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "oneOf" and error.context:
         best = jsonschema.exceptions.best_match(error.context)
         return f"{_dotted(list(error.absolute_path) + list(best.relative_path))}: {best.message}"
+    if error.validator in RANGE_VALIDATORS and isinstance(error.schema, dict) and error.schema.get("why"):
+        return f"{where}: {error.message}: {error.schema['why']}"
     return f"{where}: {error.message}"
+
+
+@functools.lru_cache(maxsize=4)
+def _schema(path: str, mtime: float) -> dict:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster on the 700-line schema
+    return yaml.load(Path(path).read_text(), Loader=loader)
+
+
+def load_schema(schema_path: str | Path) -> dict:
+    """The schema (read once per file version); callers must not modify it."""
+    path = Path(schema_path)
+    return _schema(str(path.resolve()), path.stat().st_mtime)
 
 
 def schema_problems(config: dict, schema_path: str | Path) -> list[str]:
     """All schema violations of ``config``, described for a user."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     return [_describe(error) for error in errors]
 
 
+def fill_defaults(config: dict, schema_path: str | Path) -> None:
+    """Fill in the schema's defaults, as ``snakemake.utils.validate(set_default=True)`` does.
+
+    The same recipe (jsonschema's FAQ: a ``properties`` validator that sets defaults
+    before descending), with the schema read once and each default copied, so no
+    two places of the config share one default object.
+    """
+    validate_properties = jsonschema.Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    filler = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": set_defaults})
+    for _ in filler(load_schema(schema_path)).iter_errors(config):
+        pass  # schema_problems reported errors before; this pass only fills defaults
+
+
 def validate_config(config: dict, schema_path: str | Path, config_files: list[str] | None = None) -> None:
     """Validate against the schema, fill in defaults, then run the semantic checks."""
-    from snakemake.utils import validate
-
     problems = schema_problems(config, schema_path)
     if problems:
         raise ConfigError(problems, config_files)
-    validate(config, str(schema_path), set_default=True)
+    fill_defaults(config, schema_path)
     problems = expand_folders(config) or list(semantic_problems(config))
     if problems:
         raise ConfigError(problems, config_files)
@@ -134,6 +173,7 @@ def semantic_problems(config: dict) -> Iterator[str]:
     for task, settings in config.get("tasks", {}).items():
         yield from _task_problems(task, settings, simulated, tfs)
     yield from _pretrain_problems(config.get("pretrain") or {})
+    yield from _length_problems(config)
 
 
 def _pretrain_problems(pretrain: dict) -> Iterator[str]:
@@ -144,6 +184,53 @@ def _pretrain_problems(pretrain: dict) -> Iterator[str]:
     pretrained = pretrain.get("pretrained")
     if pretrained and not is_hub_id(pretrained) and not (Path(pretrained) / "config.json").is_file():
         yield f"pretrain.pretrained: no model directory with a config.json at {pretrained} (nor a Hub id org/name)"
+
+
+def task_lengths(config: dict) -> dict[str, tuple[str, int]]:
+    """Sequence length of every genome-based task, with the key that sets it (tables have their own)."""
+    lengths = {}
+    for task, settings in (config.get("tasks") or {}).items():
+        kind = settings.get("type")
+        if kind in ("peaks", "splice") and "window" in settings:
+            lengths[task] = (f"tasks.{task}.window", settings["window"])
+        elif kind == "promoters" and "upstream" in settings and "downstream" in settings:
+            lengths[task] = (f"tasks.{task}.upstream", settings["upstream"] + settings["downstream"] + 1)
+    return lengths
+
+
+def _length_problems(config: dict) -> Iterator[str]:
+    """Sequence lengths against what reads them: the k-mer tokenizer, k-mer LR, CNN detectors, the TATA scan."""
+    k = config.get("kmer", 6)
+    lengths = task_lengths(config)
+    for task, (key, length) in lengths.items():
+        if length < k:
+            yield f"{key}: task {task}'s {length}-bp sequences hold no {k}-mer (kmer: {k}); use at least {k} bp"
+    baselines = config.get("baselines") or {}
+    models = baselines.get("models") or []
+    shortest = min(lengths.items(), key=lambda item: item[1][1]) if lengths else None
+    if shortest and "kmer_lr" in models:
+        k_max = max((baselines.get("kmer_lr") or {}).get("k") or [0])
+        if k_max > shortest[1][1]:
+            yield (f"baselines.kmer_lr.k: {k_max}-mers do not fit task {shortest[0]}'s {shortest[1][1]}-bp "
+                   f"sequences ({shortest[1][0]})")
+    if shortest and "cnn" in models:
+        width = (baselines.get("cnn") or {}).get("width", 0)
+        if width > shortest[1][1]:
+            yield (f"baselines.cnn.width: {width}-bp detectors are wider than task {shortest[0]}'s "
+                   f"{shortest[1][1]}-bp sequences ({shortest[1][0]})")
+    for task, settings in (config.get("tasks") or {}).items():
+        if settings.get("type") == "promoters" and "tata_region" in settings:
+            lo, hi = settings["tata_region"]
+            if lo < -settings["upstream"] or hi > settings["downstream"]:
+                yield (f"tasks.{task}.tata_region: [{lo}, {hi}] reaches outside the promoter window "
+                       f"[-{settings['upstream']}, {settings['downstream']}] (upstream, downstream)")
+    scratch = (config.get("finetune") or {}).get("scratch_model") or {}
+    if "hidden" in scratch and "heads" in scratch and scratch["hidden"] % scratch["heads"]:
+        yield f"finetune.scratch_model.hidden: {scratch['hidden']} is not divisible by heads ({scratch['heads']})"
+    min_length = (config.get("corpus") or {}).get("min_length")
+    if min_length is not None and min_length > MAX_KMERS + k - 1:
+        yield (f"corpus.min_length: {min_length} bp exceeds the longest piece, {MAX_KMERS} {k}-mers "
+               f"({MAX_KMERS + k - 1} bp)")
 
 
 def _split_problems(config: dict) -> Iterator[str]:

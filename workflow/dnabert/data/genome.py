@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from dnabert.io import InputError, PathLike, atomic_write, open_binary, open_text
+from dnabert.io import InputError, PathLike, atomic_write, open_binary, open_text, temp_dir_for
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +131,8 @@ def normalise_fasta(
     dest.parent.mkdir(parents=True, exist_ok=True)
     kept: list[tuple[str, int]] = []
     skipped: list[str] = []
-    with tempfile.TemporaryDirectory(prefix=".normalise.", dir=dest.parent) as tmp_dir:
-        tmp = Path(tmp_dir) / dest.name
+    with temp_dir_for(dest) as tmp_dir:
+        tmp = tmp_dir / dest.name
         out = pysam.BGZFile(str(tmp), "wb")
         try:
             for name, header_line, lines in _fasta_records(source):

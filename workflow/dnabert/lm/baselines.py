@@ -62,8 +62,9 @@ class KmerLRSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "k", tuple(int(k) for k in self.k))
         object.__setattr__(self, "C", tuple(float(c) for c in self.C))
-        if not self.k or any(not 1 <= k <= 8 for k in self.k):
-            raise InputError(None, f"k-mer lengths must be 1..8, got {list(self.k)}", field="baselines.kmer_lr.k")
+        if not self.k or any(not kmer.MIN_K <= k <= kmer.MAX_K for k in self.k):
+            raise InputError(None, f"k-mer lengths must be {kmer.MIN_K}..{kmer.MAX_K}, got {list(self.k)}",
+                             field="baselines.kmer_lr.k")  # fmt: skip
         if not self.C or any(c <= 0 for c in self.C):
             raise InputError(None, f"C values must be positive, got {list(self.C)}", field="baselines.kmer_lr.C")
         if self.max_iter < 1:

@@ -191,7 +191,11 @@ def _discard(corrupt: CorruptCheckpoint) -> None:
 
 def load_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], source: PathLike) -> None:
     """Copy checkpointed weights into ``model``; names left out because they share storage (tied) are fine."""
-    missing, unexpected = model.load_state_dict(dict(tensors), strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(dict(tensors), strict=False)
+    except RuntimeError as err:  # shapes differ: name the file, not a bare state_dict error
+        detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
+        raise InputError(source, f"checkpoint does not fit the model: {detail}") from None
     if missing:
         current = model.state_dict(keep_vars=True)
         loaded = {current[name].data_ptr() for name in tensors if name in current}

@@ -22,6 +22,7 @@ all score sequences through this module:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,9 +35,11 @@ from transformers import BertForSequenceClassification
 from dnabert.io import InputError, PathLike
 from dnabert.lm import kmer
 from dnabert.lm.hub import resolve_model
-from dnabert.lm.models import infer_k, load_pretrained, read_config
+from dnabert.lm.models import infer_k, load_pretrained, read_config, read_state_dict
 from dnabert.lm.training import autocast_for, resolve_device
 from dnabert.sequence import reverse_complement
+
+log = logging.getLogger(__name__)
 
 AGGREGATES = ("mean", "max")
 PAD_MULTIPLE = 8
@@ -58,7 +61,18 @@ def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForS
             "not a fine-tuned classifier (architectures lacks BertForSequenceClassification); fine-tune it first",
             field="architectures",
         )
-    model = BertForSequenceClassification.from_pretrained(model_dir)
+    state, source = read_state_dict(model_dir)  # errors name the weights file
+    model = BertForSequenceClassification(config)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
+        raise InputError(source, f"weights do not fit config.json: {detail}") from None
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InputError(source, f"{len(missing)} classifier weights missing: {shown}")
+    if unexpected:
+        log.warning("%s: ignoring %d unexpected weights: %s", source, len(unexpected), ", ".join(unexpected[:5]))
     return model.to(device).eval(), k
 
 

@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +33,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 from dnabert.lm import kmer
 from dnabert.lm.hub import resolve_model
-from dnabert.io import InputError, PathLike
+from dnabert.io import InputError, PathLike, atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -267,19 +264,8 @@ def save_model(model: BertForMaskedLM, directory: PathLike, k: int) -> Path:
     Files go to a temporary sibling directory that replaces ``directory`` only when complete.
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         model.save_pretrained(tmp)
         kmer.save_hf_tokenizer(tmp, k)
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("saved the model to %s", directory)
     return directory

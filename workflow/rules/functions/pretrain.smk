@@ -46,3 +46,44 @@ def pretrain_launcher():
     if PRETRAIN["gpus"] > 1:
         return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
     return f"{python} -m"
+
+
+def pretrain_settings():
+    """The pretrain: section as the job takes it; overwrite is left out, so switching it reruns nothing."""
+    return {key: value for key, value in PRETRAIN.items() if key != "overwrite"}
+
+
+def pretrain_model_output():
+    """The model directory output: protected() unless pretrain.overwrite (then it may be replaced)."""
+    model = directory(pretrain_files()["model"])
+    return model if PRETRAIN["overwrite"] else protected(model)
+
+
+def refuse_pretrain_overwrite(dag):
+    """Stop before any job runs if pretraining would replace a finished model and overwrite is false.
+
+    Snakemake reruns pretrain_mlm when its settings, code or inputs change, and
+    deletes its outputs first; protected() does not stop root. Called by onstart
+    (common.smk). A forced rerun (--forcerun, -R) counts as asking for it; so does
+    an incomplete model (a killed run).
+    """
+    files = pretrain_files()
+    finished = (Path(files["model"]) / "config.json").is_file() and Path(
+        files["metrics"]
+    ).is_file()
+    if PRETRAIN["overwrite"] or not finished:
+        return
+    for job in dag.needrun_jobs():
+        reason = dag.reason(job)
+        if job.rule.name == "pretrain_mlm" and not (
+            reason.forced or reason.incomplete_output
+        ):
+            why = ", ".join(reason.get_names())
+            raise ConfigError(
+                [
+                    f"{files['model']}: field 'pretrain.overwrite': a finished pretrained model is here and "
+                    f"Snakemake would retrain over it ({why}); set pretrain.overwrite: true to replace it, or "
+                    f"move it away to keep it"
+                ],
+                [str(f) for f in workflow.configfiles],
+            )

@@ -6,13 +6,13 @@ import argparse
 import json
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch.distributed as dist
 
 from dnabert.io import InputError
+from dnabert.job import attempt_logs, log_failure, protect_finished, run_job
 from dnabert.lm.checkpointing import PREEMPTED_EXIT, Preempted
 from dnabert.lm.pretrain.pipeline import train
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
@@ -38,6 +38,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tensorboard", type=Path, default=None, help="TensorBoard event-file folder (default: none)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (split among CPU processes)")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="log file: earlier attempts' lines (kept in CHECKPOINTS/attempts.log), then this one's")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished model at --model (pretrain.overwrite); without it such a model "
+                             "stops the run before anything is deleted")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -47,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = PretrainSettings.from_config(json.loads(text), args.kmer)
         outputs = Outputs(args.model, args.metrics, args.history, args.plot, args.checkpoints, args.tensorboard)
+        protect_finished(args.model, [args.model / "config.json", args.metrics], allowed=args.overwrite,
+                         key="pretrain.overwrite", what="pretrained model")  # fmt: skip
         train(settings, args.corpus, outputs, args.dev_chromosomes, device=args.device, threads=args.threads)
     except Preempted as stopped:
         log.warning("%s; rerun to resume", stopped)
         return PREEMPTED_EXIT
     except (InputError, json.JSONDecodeError, TypeError) as err:
-        log.error("%s", err)
+        log_failure(err, log)
         return 2
     finally:
         if dist.is_initialized():
@@ -61,16 +68,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point: logging to stderr (the rule's log), then :func:`run`."""
+    """Command-line entry point: logging (stderr, and --log appended across attempts), then :func:`run`."""
     args = parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    logs = attempt_logs(args.log, args.checkpoints / "attempts.log", main=rank == 0) if args.log else []
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    return run(args)
+    outputs = [args.model, args.metrics, args.history, args.plot] if rank == 0 else []
+    return run_job(lambda: run(args), outputs=outputs, log_files=logs, name="dnabert.lm.pretrain", append=True,
+                   fmt=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s")  # fmt: skip

@@ -116,9 +116,9 @@ class PretrainSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any], k: int) -> PretrainSettings:
-        """Settings from the config's ``pretrain:`` mapping (``gpus`` and ``threads`` belong to the rule)."""
+        """Settings from the config's ``pretrain:`` mapping (``gpus``, ``threads``, ``overwrite`` belong to the rule)."""
         section = dict(section)
-        for key in ("gpus", "threads"):
+        for key in ("gpus", "threads", "overwrite"):
             section.pop(key, None)
         nested = {"model": ModelSettings, "masking": MaskingSettings, "optimizer": OptimizerSettings}
         known = {f.name for f in fields(cls)} - {"k"}
