@@ -1,4 +1,5 @@
-"""MLM pretraining: batching, resume determinism (signal and crash), DDP on CPU with gloo, pretrained start."""
+"""MLM pretraining: batching, packing, prefetching, precision, resume determinism (signal and crash), DDP on CPU
+with gloo (one and two torchrun agents), pretrained start."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from dnabert.lm.corpus import CorpusSettings, build_corpus
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
 from dnabert.lm.pretrain.batches import BatchPlan, make_micro_batch
+from dnabert.lm.pretrain.objective import MaskedLMObjective
 from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
@@ -107,6 +109,63 @@ def test_micro_batch_gathers_pieces_and_masks_only_real_tokens(corpus):
     assert batch.real_tokens == int(store.lengths[pieces].sum())
 
 
+def test_packed_micro_batch_has_the_padded_masks_and_loss(corpus):
+    """Packed: the same masked tokens and targets, and the same loss and gradients (fp32, 1e-5)."""
+    store = PieceStore(corpus)
+    train_ids, _, _ = split_pieces(store, DEV, eval_pieces=5, seed=1)
+    plan = BatchPlan(train_ids, store.lengths[train_ids], 2048, seed=2)
+    model = new_model(6, replace(SETTINGS.model, layers=2), seed=3)
+    objective = MaskedLMObjective(model).eval()  # no dropout: the two layouts draw different dropout masks
+    mixed = 0
+    for position in range(6):
+        padded = make_micro_batch(store, plan.at(position), 6, 0.15, seeded_generator(1, position))
+        packed = make_micro_batch(store, plan.at(position), 6, 0.15, seeded_generator(1, position), packed=True)
+        mixed += len(packed.layout.runs) > 1
+        lengths = store.lengths[plan.at(position)]
+        assert packed.input_ids.shape == (int(lengths.sum()),) and packed.padded_tokens == packed.real_tokens
+        assert torch.equal(packed.targets, padded.targets)
+        real = padded.input_ids.reshape(-1)[padded.attention_mask.reshape(-1).bool()] if padded.attention_mask \
+            is not None else padded.input_ids.reshape(-1)
+        assert torch.equal(packed.input_ids, real)  # every replacement ([MASK], random, kept) is the padded one's
+        assert torch.equal(packed.input_ids[packed.positions], padded.input_ids.reshape(-1)[padded.positions])
+        results = []
+        for batch in (padded, packed):
+            objective.zero_grad()
+            loss, correct = objective(batch.input_ids, batch.attention_mask, batch.positions, batch.targets,
+                                      batch.layout)
+            loss.backward()
+            grads = {name: p.grad.clone() for name, p in objective.named_parameters() if p.grad is not None}
+            results.append((loss.detach(), correct, grads))
+        (loss_a, correct_a, grads_a), (loss_b, correct_b, grads_b) = results
+        torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=0)
+        assert correct_a == correct_b
+        for name in grads_a:
+            torch.testing.assert_close(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-6, msg=name)
+    assert mixed, "no micro-batch mixed piece lengths"
+
+
+def test_prefetched_micro_batches_are_the_synchronous_ones(corpus):
+    """The background thread builds exactly the batches (pieces, masks, rates) the step would build itself."""
+    from dnabert.lm.loading import Prefetcher
+
+    store = PieceStore(corpus)
+    train_ids, _, _ = split_pieces(store, DEV, eval_pieces=5, seed=1)
+    plan = BatchPlan(train_ids, store.lengths[train_ids], 1024, seed=2)
+    jobs = [(position, 0.15 if position < 20 else 0.2) for position in range(40)]  # beyond one epoch
+
+    def build(job):
+        position, rate = job
+        return make_micro_batch(store, plan.at(position), 6, rate, seeded_generator(5, position))
+
+    synchronous = list(Prefetcher(jobs, build, depth=0))
+    with Prefetcher(jobs, build, depth=3) as feed:
+        ahead = list(feed)
+    assert len(ahead) == len(synchronous) == 40 and len(plan.epoch(0)) < 40
+    for a, b in zip(synchronous, ahead):
+        assert torch.equal(a.input_ids, b.input_ids) and torch.equal(a.positions, b.positions)
+        assert torch.equal(a.targets, b.targets)
+
+
 # --------------------------------------------------------------------------- training, resume
 
 
@@ -160,6 +219,28 @@ def test_resume_reaches_identical_weights(corpus, uninterrupted, tmp_path, how):
     resumed = _weights(outputs.model)
     assert reference.keys() == resumed.keys()
     assert all(torch.equal(reference[key], resumed[key]) for key in reference)
+
+
+def test_prefetching_keeps_the_weights_and_packing_keeps_the_trajectory(corpus, uninterrupted, tmp_path):
+    """Batches built in the step (prefetch 0) give the prefetched run's weights bit for bit; packed pieces give
+    the padded run's weights to float rounding (dropout off: the layouts draw different dropout masks)."""
+    synchronous = train(replace(SETTINGS, prefetch=0), corpus, Outputs.under(tmp_path / "sync"), DEV, threads=1,
+                        progress=False)
+    reference = _weights(uninterrupted[0] / "model")
+    assert all(torch.equal(reference[key], value) for key, value in _weights(tmp_path / "sync" / "model").items())
+    assert synchronous["eval"] == uninterrupted[1]["eval"]
+    no_dropout = replace(SETTINGS, model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0))
+    runs = {}
+    for packing in (False, True):
+        runs[packing] = train(replace(no_dropout, packing=packing), corpus, Outputs.under(tmp_path / str(packing)),
+                              DEV, threads=1, progress=False)
+    assert runs[True]["padding_fraction"] == 0 < runs[False]["padding_fraction"]
+    assert runs[True]["tokens"] == runs[False]["tokens"]
+    assert runs[True]["eval"]["masked_tokens"] == runs[False]["eval"]["masked_tokens"]
+    assert runs[True]["eval"]["loss"] == pytest.approx(runs[False]["eval"]["loss"], rel=1e-4)
+    padded, packed = _weights(tmp_path / "False" / "model"), _weights(tmp_path / "True" / "model")
+    for key in padded:
+        torch.testing.assert_close(packed[key], padded[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
 def test_checkpoints_of_other_settings_are_not_resumed(corpus, tmp_path):

@@ -133,17 +133,21 @@ def write_checkpoint(
     rng_states: list[dict[str, torch.Tensor]],
     fp: str,
     keep: int,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> Path:
-    """Write ``step_NNNNNNNN/`` atomically (temporary directory, then rename); prune old ones."""
+    """Write ``step_NNNNNNNN/`` atomically (temporary directory, then rename); prune old ones.
+
+    An enabled fp16 loss scaler's state goes into ``training.pt`` too.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step_{state.step:08d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=directory))
     try:
         save_safetensors_model(model, str(tmp / "model.safetensors"))
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states},
-            tmp / "training.pt",
-        )
+        extra = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states}
+        if scaler is not None and scaler.is_enabled():
+            extra["scaler"] = scaler.state_dict()
+        torch.save(extra, tmp / "training.pt")
         payload = {"fingerprint": fp, "world_size": len(rng_states), **asdict(state)}
         (tmp / "state.json").write_text(json.dumps(payload, indent=1) + "\n")
         if final.exists():
@@ -165,8 +169,9 @@ def read_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     ctx: Dist,
     seed: int,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> TrainState:
-    """Restore model, optimizer, scheduler and this process's RNG from a checkpoint; return its progress."""
+    """Restore model, optimizer, scheduler, the fp16 loss scale and this process's RNG; return the progress."""
     payload = json.loads((path / "state.json").read_text())
     missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
     if unexpected or [m for m in missing if m not in BertForMaskedLM._tied_weights_keys]:
@@ -174,6 +179,8 @@ def read_checkpoint(
     extra = torch.load(path / "training.pt", map_location="cpu", weights_only=True)
     optimizer.load_state_dict(extra["optimizer"])
     scheduler.load_state_dict(extra["scheduler"])
+    if scaler is not None and scaler.is_enabled() and "scaler" in extra:
+        scaler.load_state_dict(extra["scaler"])
     if len(extra["rng"]) == ctx.world:
         set_rng_state(extra["rng"][ctx.rank], ctx.device)
     else:  # a different number of processes: dropout streams restart, seeded by step and rank

@@ -24,7 +24,8 @@ from dnabert.lm.pretrain.history import HISTORY_FIELDS, history_row, plot_histor
 from dnabert.lm.pretrain.loop import Autocast, train_loop
 from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
-from dnabert.lm.training import autocast_for, write_history
+from dnabert.lm.packing import check_packable
+from dnabert.lm.training import precision_for, write_history
 
 log = logging.getLogger("dnabert.lm.pretrain")
 
@@ -68,17 +69,19 @@ def _train(
     ctx = _join(device)
     progress = sys.stderr.isatty() if progress is None else progress
     data = load_training_data(corpus, settings, dev_chromosomes)
-    autocast, precision = autocast_for(ctx.device, settings.precision)
+    chosen = precision_for(ctx.device, settings.precision, field="pretrain.precision")
+    autocast, precision = chosen.autocast, chosen.name
     log.info(
-        "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s",
+        "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s, %s batches",
         corpus, data.train_ids.size, data.eval_ids.size, data.eval_source, ctx.device, ctx.world, precision,
+        "packed" if settings.packing else "padded",
     )
     objective, n_params = _objective(settings, ctx)
 
     state = TrainState()
     steps = settings.steps if (settings.continue_pretraining or not settings.pretrained) else 0
     if steps:
-        state = train_loop(settings, data, objective, outputs, ctx, autocast, steps, progress, on_step)
+        state = train_loop(settings, data, objective, outputs, ctx, chosen, steps, progress, on_step)
 
     final_eval = _final_evaluation(objective, data, settings, ctx, autocast, state)
     metrics = _metrics(settings, data, objective.model, n_params, state, final_eval, ctx, precision)
@@ -107,6 +110,8 @@ def _objective(settings: PretrainSettings, ctx: Dist) -> tuple[MaskedLMObjective
         model = new_model(settings.k, settings.model, settings.seed)
     if model.config.max_position_embeddings < kmer.MAX_TOKENS:
         raise InputError(settings.pretrained, "max_position_embeddings below 512", field="max_position_embeddings")
+    if settings.packing:
+        check_packable(model.bert)
     model.to(ctx.device)
     objective = MaskedLMObjective(model).to(ctx.device)
     n_params = count_parameters(model)
