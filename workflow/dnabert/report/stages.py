@@ -165,14 +165,21 @@ def _every_metric(by_task: Mapping[str, list[dict[str, str]]], metrics: Sequence
                 for m in metrics}  # fmt: skip
         for item in items:
             row = len(body)
-            body.append([task, item["model"], int(item["runs"])])
+            body.append([task, item["model"], _runs_text(item)])
             for metric in metrics:
                 mean = parse_number(item[f"{metric}_mean"])
                 if mean is not None and mean == best[metric]:
                     bold.append((row, len(body[-1])))
                 body[-1].append(format_mean_sd(mean, parse_number(item[f"{metric}_sd"])))
     return table(["task", "model", "runs", *(METRIC_NAMES[m] for m in metrics)], body, bold=bold,
-                 numeric=(False, False, True, *(True for _ in metrics)), caption="Every metric")  # fmt: skip
+                 numeric=(False, False, True, *(True for _ in metrics)),
+                 caption="Every metric (runs: seeds, and how many collapsed to one predicted class)")  # fmt: skip
+
+
+def _runs_text(item: Mapping[str, str]) -> str:
+    """``3``, or ``3 (1 collapsed)`` when runs predicted one class for every test sequence."""
+    dead = int(item.get("collapsed") or 0)
+    return f"{item['runs']} ({dead} collapsed)" if dead else str(item["runs"])
 
 
 def metrics_context(summary: PathLike) -> dict[str, Table | None]:
