@@ -16,9 +16,12 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnabert.gpus import for_job  # noqa: E402
+
 
 def run(snakemake, main: Callable[[], None]) -> None:
     """Configure logging to ``snakemake.log[0]``, run ``main``, and log any error before re-raising."""
+    main = for_job(snakemake.resources, main)  # a GPU job gets its own GPU(s): dnabert.gpus
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))

@@ -29,7 +29,9 @@ then linear decay to zero, hidden dropout 0.1, gradient clipping at 1.0.
   the first 510 k-mers.
 * Determinism: everything random (head initialisation, dropout, batch order) is
   a function of the seed; on CPU the same seed gives the same metrics. On CUDA
-  the forward pass runs under bf16 autocast.
+  the forward pass runs under bf16 autocast (fp16 with a loss scale on GPUs without
+  bf16: :func:`dnabert.lm.training.select_precision`). Each batch is padded, and on
+  CUDA pinned, ahead of its step in a background thread (:mod:`dnabert.lm.loading`).
 
 This module owns training: the settings, batching, the classifier and its optimiser,
 the training loop with dev selection and the run's outputs. Encoding, batched
@@ -56,6 +58,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +74,15 @@ from dnabert.lm import kmer
 from dnabert.lm.evaluation import SPLIT_NAMES, Split, evaluate, read_task, write_predictions
 from dnabert.lm.inference import AGGREGATES, Autocast, Encoded, combine_windows, encode, predict_rows
 from dnabert.lm.models import ModelSettings, bert_config, count_parameters, load_pretrained, save_model
-from dnabert.lm.training import autocast_for, param_groups, resolve_device, write_history
+from dnabert.lm.loading import Prefetcher
+from dnabert.lm.training import PRECISIONS, param_groups, precision_for, resolve_device, write_history
 from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS, is_better
 
 log = logging.getLogger(__name__)
 
 INITS = ("pretrained", "released", "scratch")
 POOL_BATCHES = 50  # batches per length-sorting pool
+PREFETCH = 2  # training batches prepared ahead of the step (0: in the step)
 HISTORY_FIELDS = ("step", "epoch", "lr", "train_loss", "dev_loss", *(f"dev_{m}" for m in SCALAR_METRICS),
                   "best", "elapsed_s")  # fmt: skip
 
@@ -132,7 +137,7 @@ class FinetuneSettings:
             "overflow": self.overflow in ("split", "truncate"),
             "aggregate": self.aggregate in AGGREGATES,
             "eval_batch_size": self.eval_batch_size >= 1,
-            "precision": self.precision in ("auto", "fp32", "bf16"),
+            "precision": self.precision in PRECISIONS,
         }
         for name, ok in checks.items():
             if not ok:
@@ -264,8 +269,8 @@ def setup_device(device: str, threads: int | None, precision: str) -> tuple[torc
     if torch_device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    autocast, precision = autocast_for(torch_device, precision)
-    return torch_device, autocast, precision
+    chosen = precision_for(torch_device, precision, field="finetune.precision")
+    return torch_device, chosen.autocast, chosen.name
 
 
 @dataclass
@@ -286,6 +291,7 @@ class Training:
     per_epoch: int  # optimizer steps per epoch
     total: int  # planned optimizer steps
     eval_every: int  # steps between dev evaluations
+    scaler: torch.amp.GradScaler | None = None  # fp16 loss scaling (None or disabled otherwise)
 
     def epoch_of(self, step: int) -> float:
         return round(step / self.per_epoch, 3)
@@ -325,8 +331,9 @@ def build_training(
     log.info("%s seed %d: %d training rows, %d steps (%d per epoch), warm-up %d, dev every %d steps, %s on %s",
              task, seed, len(data.encoded["train"]), total, per_epoch, warmup_steps, eval_every, precision,
              torch_device)  # fmt: skip
+    scaler = torch.amp.GradScaler(torch_device.type, enabled=precision == "fp16")
     return Training(settings, data, model, optimizer, scheduler, torch_device, autocast, precision, task, seed, k,
-                    per_epoch, total, eval_every)  # fmt: skip
+                    per_epoch, total, eval_every, scaler)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- training
@@ -351,19 +358,40 @@ class TrainState:
     stopped_early: bool = False
 
 
-def train_step(run: Training, state: TrainState, rows: np.ndarray) -> None:
-    """One optimiser step on one batch of training rows."""
-    tick = time.perf_counter()
+def batch_tensors(run: Training, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rows of one training batch, padded: ``(rows, input_ids, attention_mask, labels)`` (CPU tensors)."""
     input_ids, attention_mask = run.data.encoded["train"].batch(rows)
-    labels = torch.from_numpy(run.data.train_labels[rows])
+    return rows, input_ids, attention_mask, torch.from_numpy(run.data.train_labels[rows])
+
+
+def training_batches(run: Training, first_epoch: int) -> Prefetcher:
+    """Every epoch's batches from ``first_epoch`` on, built ``PREFETCH`` ahead in a thread (pinned on CUDA)."""
+
+    def epochs():
+        epoch = first_epoch
+        while True:
+            yield from epoch_batches(run.data.encoded["train"].lengths, run.settings.batch_size, run.seed, epoch)
+            epoch += 1
+
+    return Prefetcher(epochs(), partial(batch_tensors, run), PREFETCH, run.device, name="finetune-batches")
+
+
+def train_step(run: Training, state: TrainState, batch: tuple[np.ndarray, torch.Tensor, ...]) -> None:
+    """One optimiser step on one prepared batch (:func:`batch_tensors`)."""
+    tick = time.perf_counter()
+    rows, input_ids, attention_mask, labels = batch
+    scaler = run.scaler or torch.amp.GradScaler(run.device.type, enabled=False)
     with run.autocast():
-        inputs = {"input_ids": input_ids.to(run.device), "attention_mask": attention_mask.to(run.device)}
+        inputs = {"input_ids": input_ids.to(run.device, non_blocking=True),
+                  "attention_mask": attention_mask.to(run.device, non_blocking=True)}  # fmt: skip
         logits = run.model(**inputs).logits
-    loss = nn.functional.cross_entropy(logits.float(), labels.to(run.device))
-    loss.backward()
+    loss = nn.functional.cross_entropy(logits.float(), labels.to(run.device, non_blocking=True))
+    scaler.scale(loss).backward()
     if run.settings.max_grad_norm > 0:
+        scaler.unscale_(run.optimizer)
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.settings.max_grad_norm)
-    run.optimizer.step()
+    scaler.step(run.optimizer)
+    scaler.update()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
     state.step += 1
@@ -404,9 +432,9 @@ def train(run: Training, progress: bool) -> TrainState:
     bar = tqdm(total=run.total, desc=f"fine-tune {run.task} seed {run.seed}", unit="step", disable=not progress,
                mininterval=5)  # fmt: skip
     run.model.train()
-    while state.step < run.total and not state.stopped_early:
-        for rows in epoch_batches(run.data.encoded["train"].lengths, settings.batch_size, run.seed, state.epoch):
-            train_step(run, state, rows)
+    with training_batches(run, state.epoch) as batches:
+        while state.step < run.total and not state.stopped_early:
+            train_step(run, state, next(batches))
             bar.update(1)
             if state.step % run.eval_every == 0 or state.step == run.total:
                 value = evaluate_dev(run, state)
@@ -414,10 +442,7 @@ def train(run: Training, progress: bool) -> TrainState:
                 if settings.patience is not None and state.stale >= settings.patience:
                     log.info("early stop: %d evaluations without a better dev %s", state.stale, settings.select_on)
                     state.stopped_early = True
-                    break
-            if state.step >= run.total:
-                break
-        state.epoch += 1
+            state.epoch = state.step // run.per_epoch
     bar.close()
     return state
 

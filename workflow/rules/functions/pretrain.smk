@@ -4,6 +4,8 @@ import sys
 
 from snakemake.settings.types import DeploymentMethod
 
+from dnabert.lm.pretrain.launch import job_resources, launcher
+
 PRETRAIN = config["pretrain"]
 
 
@@ -27,7 +29,8 @@ def pretrain_inputs(wildcards):
 
 
 def pretrain_launcher():
-    """`python -m`, or torchrun (DDP, one process per GPU) when more than one GPU is configured.
+    """`python -m` (claiming the job's GPU slot), torchrun on one node (DDP, one process
+    per GPU) or srun + torchrun across pretrain.nodes nodes: dnabert.lm.pretrain.launch.
 
     Under --use-conda the environment's python is on PATH; otherwise the Python running
     Snakemake (the virtualenv's) is used, whatever PATH holds.
@@ -36,6 +39,9 @@ def pretrain_launcher():
         DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
     )
     python = "python" if with_conda else shlex.quote(sys.executable)
-    if PRETRAIN["gpus"] > 1:
-        return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
-    return f"{python} -m"
+    return launcher(python, PRETRAIN["gpus"], PRETRAIN["nodes"], PRETRAIN["threads"])
+
+
+def pretrain_resources():
+    """gpu (per job) on one node; nodes and per-node gres (SLURM) across several."""
+    return job_resources(PRETRAIN["gpus"], PRETRAIN["nodes"])
