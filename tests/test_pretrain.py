@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -255,34 +257,112 @@ def test_checkpoints_of_other_settings_are_not_resumed(corpus, tmp_path):
     assert metrics["resumed_from_step"] == 2
 
 
-def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, tmp_path):
-    """torchrun, 2 processes x 1 micro-batch == 1 process x 2 micro-batches (dropout off)."""
-    settings = replace(
-        SETTINGS, steps=4, model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0), gradient_accumulation=1
-    )
+# Two processes x 1 micro-batch must match 1 process x 2 micro-batches (dropout off).
+DDP_SETTINGS = replace(SETTINGS, steps=16, checkpoint_every_steps=2, eval_every_steps=100, gradient_accumulation=1,
+                       model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def one_process(corpus, tmp_path_factory) -> tuple[Path, dict]:
+    """The reference of the DDP tests: one process with twice the accumulation."""
+    out = tmp_path_factory.mktemp("one_process")
+    metrics = train(replace(DDP_SETTINGS, gradient_accumulation=2), corpus, Outputs.under(out), DEV, threads=1,
+                    progress=False)  # fmt: skip
+    return out, metrics
+
+
+def _pretrain_arguments(corpus: Path, out: Path, settings: PretrainSettings) -> list[str]:
     section = {key: value for key, value in asdict(settings).items() if key != "k"}
+    return ["dnabert.lm.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
+            "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
+            "--model", str(out / "model"), "--metrics", str(out / "metrics.json"), "--history", str(out / "log.csv"),
+            "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt")]  # fmt: skip
+
+
+def _assert_matches_one_process(out: Path, one_process: tuple[Path, dict]) -> dict:
+    metrics = json.loads((out / "metrics.json").read_text())
+    single_dir, single = one_process
+    assert metrics["processes"] == 2 and metrics["steps"] == DDP_SETTINGS.steps
+    assert single["tokens"] == metrics["tokens"]
+    assert metrics["eval"]["masked_tokens"] == single["eval"]["masked_tokens"]
+    reference, distributed = _weights(single_dir / "model"), _weights(out / "model")
+    for key in reference:
+        torch.testing.assert_close(distributed[key], reference[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert metrics["eval"]["loss"] == pytest.approx(single["eval"]["loss"], rel=1e-4)
+    return metrics
+
+
+def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, one_process, tmp_path):
+    """torchrun --standalone (pretrain.gpus: 2 on one node), 2 processes x 1 micro-batch."""
     out = tmp_path / "ddp"
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "dnabert.lm.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
-        "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
-        "--model", str(out / "model"), "--metrics", str(out / "metrics.json"),
-        "--history", str(out / "log.csv"), "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt"),
-    ]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+               *_pretrain_arguments(corpus, out, DDP_SETTINGS)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
-    ddp_metrics = json.loads((out / "metrics.json").read_text())
-    assert ddp_metrics["processes"] == 2 and ddp_metrics["steps"] == 4
+    _assert_matches_one_process(out, one_process)
 
-    single = train(replace(settings, gradient_accumulation=2), corpus, Outputs.under(tmp_path / "one"), DEV,
-                   threads=1, progress=False)
-    assert single["tokens"] == ddp_metrics["tokens"]
-    assert ddp_metrics["eval"]["masked_tokens"] == single["eval"]["masked_tokens"]
-    reference, distributed = _weights(tmp_path / "one" / "model"), _weights(out / "model")
-    for key in reference:
-        torch.testing.assert_close(distributed[key], reference[key], rtol=1e-4, atol=1e-5, msg=key)
-    assert ddp_metrics["eval"]["loss"] == pytest.approx(single["eval"]["loss"], rel=1e-4)
+
+FAKE_SRUN = """#!{python}
+# srun on one machine: one copy of the command per node (SLURM_NODEID, SLURM_PROCID), the job's signals ignored
+# (SLURM signals every process of the step itself); exits with the first failure.
+import os, signal, subprocess, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+args = sys.argv[1:]
+nodes = int(args[args.index("--nodes") + 1])
+while args[0].startswith("-"):
+    args = args[1:] if "=" in args[0] else args[2:]
+copies = [subprocess.Popen(args, env={{**os.environ, "SLURM_NODEID": str(i), "SLURM_PROCID": str(i)}})
+          for i in range(nodes)]
+codes = [copy.wait() for copy in copies]
+sys.exit(next((code for code in codes if code), 0))
+"""
+
+
+def _fake_slurm(bin_dir: Path) -> dict[str, str]:
+    """srun and scontrol stand-ins on PATH, and a job id whose rendezvous port is free."""
+    import socket
+
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(FAKE_SRUN.format(python=sys.executable))
+    (bin_dir / "scontrol").write_text("#!/bin/sh\necho 127.0.0.1\n")  # show hostnames: the first node
+    for tool in ("srun", "scontrol"):
+        (bin_dir / tool).chmod(0o755)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    job_id = port - 29500 if port >= 29500 else port + 20000 * ((29500 - port) // 20000 + 1) - 29500
+    assert 29500 + job_id % 20000 == port
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": str(job_id),
+            "SLURM_JOB_NODELIST": "node[1-2]"}  # fmt: skip
+
+
+def test_two_nodes_under_slurm_match_one_process_and_resume(corpus, one_process, tmp_path):
+    """pretrain.nodes: 2 as the rule runs it (srun + one torchrun agent per node, c10d rendezvous on the first
+    node), here two agents on 127.0.0.1 with gloo: stopped by SIGTERM, resumed, the weights of one process."""
+    from dnabert.lm.pretrain.launch import launcher
+
+    out = tmp_path / "nodes"
+    prefix = launcher(shlex.quote(sys.executable), gpus=0, nodes=2, threads=1)
+    command = f"{prefix} {shlex.join(_pretrain_arguments(corpus, out, DDP_SETTINGS))}"
+    assert command.startswith("srun --nodes 2 ") and "--rdzv_backend c10d" in command
+    env = {**os.environ, **_fake_slurm(tmp_path / "bin"), "PYTHONPATH": str(REPO / "workflow"), "OMP_NUM_THREADS": "1"}
+
+    first = subprocess.Popen(["bash", "-c", command], env=env, start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (out / "ckpt" / "step_00000002").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGTERM)  # SLURM pre-emption: every process of the job
+    log_text = first.communicate(timeout=120)[0]
+    assert first.returncode != 0 and not (out / "metrics.json").exists(), log_text[-4000:]
+    stopped_at = max(int(p.name.split("_")[1]) for p in (out / "ckpt").iterdir() if p.name.startswith("step_"))
+    assert 2 <= stopped_at < DDP_SETTINGS.steps, log_text[-4000:]
+
+    second = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-4000:]
+    metrics = _assert_matches_one_process(out, one_process)
+    assert metrics["resumed_from_step"] == stopped_at
 
 
 # --------------------------------------------------------------------------- pretrained, settings, CLI

@@ -68,7 +68,7 @@ class Prefetcher(Generic[Job, Batch], Iterator[Batch]):
 
     def _work(self) -> None:
         try:
-            if self._device is not None and self._device.type == "cuda":
+            if self._device is not None and self._device.type == "cuda" and self._device.index is not None:
                 torch.cuda.set_device(self._device)  # pinned buffers belong to this process's GPU, not GPU 0
             for job in self._jobs:
                 if self._stop.is_set():

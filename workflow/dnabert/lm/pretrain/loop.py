@@ -240,6 +240,8 @@ def _step(loop: Loop, live: LoopState, stop: StopSignal, feed: Iterator[list[Mic
     window.masked += total_masked
     window.tokens += step_tokens
     window.padded += step_padded
+    if ctx.device.type == "cuda" and _log_due(loop, state.step, bool(stop_flag)):
+        torch.cuda.synchronize(ctx.device)  # the interval's queued GPU work counts in its time (once per log row)
     seconds = time.perf_counter() - started
     window.seconds += seconds
     state.elapsed += seconds
@@ -304,12 +306,17 @@ def _record(loop: Loop, live: LoopState, result: StepResult) -> None:
     """Append the step's log row: interval means when due (and on a stop), held-out metrics when due."""
     state, settings = live.progress, loop.settings
     row: dict[str, Any] = {}
-    if state.step % settings.log_every_steps == 0 or state.step == loop.steps or result.stop:
+    if _log_due(loop, state.step, result.stop):
         row = _interval_row(loop, live, result)
     if state.step % settings.eval_every_steps == 0 and state.step < loop.steps:
         row.update(_evaluation_row(loop, state.step))
     if row:
         state.history.append(history_row(state, row))
+
+
+def _log_due(loop: Loop, step: int, stop: bool) -> bool:
+    """Whether (1-based) ``step`` ends a logging interval: every ``log_every_steps``, the last step, a stop."""
+    return step % loop.settings.log_every_steps == 0 or step == loop.steps or stop
 
 
 def _interval_row(loop: Loop, live: LoopState, result: StepResult) -> dict[str, Any]:
