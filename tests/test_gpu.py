@@ -21,11 +21,16 @@ from dnabert.lm.pretrain.pieces import PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
 from dnabert.lm.pretrain.settings import Outputs
 from dnabert.lm.training import precision_for
-from test_pretrain import DEV, SETTINGS, Crash, _weights, corpus  # noqa: F401 (corpus: the shared fixture)
+from test_pretrain import DEV, SETTINGS, Crash, _weights, random_corpus
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 CUDA = torch.device("cuda", 0)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return random_corpus(tmp_path_factory.mktemp("corpus"))
 
 
 def _native_bf16() -> bool:

@@ -53,8 +53,11 @@ DEV = ["chrC"]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
+    return random_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def random_corpus(root: Path) -> Path:
     """A corpus of random sequence: chrA and chrB to train on, chrC held out."""
-    root = tmp_path_factory.mktemp("corpus")
     rng = np.random.default_rng(1)
     with open(root / "genome.fa", "w") as handle:
         for name, size in (("chrA", 24_000), ("chrB", 12_000), ("chrC", 6_000)):
