@@ -15,12 +15,14 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/genome.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/interpret.smk"
+include: "workflow/rules/embed.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -107,3 +107,52 @@ def small_genome(tmp_path_factory):
         "truth": root / "sim" / "truth.tsv",
         "peaks_CTCF": root / "sim" / "peaks" / "CTCF.narrowPeak.gz",
     }
+
+
+# --------------------------------------------------------------------------- one tiny model
+
+
+TINY_K = 3
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> dict:
+    """One tiny random 3-mer BERT (1 layer, hidden 32), saved two ways, for tests of the model as a tool.
+
+    ``release``: a masked LM in the DNABERT release format (config.json with DNABERT's extra
+    keys, vocab.txt, a pickled ``pytorch_model.bin`` state dict); ``classifier``: the same
+    encoder under a 2-class head, saved as fine-tuning saves it. ``k`` is 3.
+    """
+    import json
+
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from dnabert.lm import kmer
+    from dnabert.lm.models import ModelSettings, bert_config, new_model, save_model
+
+    root = tmp_path_factory.mktemp("tiny_bert")
+    settings = ModelSettings(layers=1, hidden=32, heads=2, intermediate=64, dropout=0.0, attention_dropout=0.0)
+    mlm = new_model(TINY_K, settings, seed=5).eval()
+    release = root / "release"
+    release.mkdir()
+    config = mlm.config.to_dict()
+    config = {key: config[key] for key in ("architectures", "attention_probs_dropout_prob", "hidden_act",
+                                           "hidden_dropout_prob", "hidden_size", "initializer_range",
+                                           "intermediate_size", "max_position_embeddings", "num_attention_heads",
+                                           "num_hidden_layers", "type_vocab_size", "vocab_size")}  # fmt: skip
+    config.update(split=10, rnn="lstm", num_rnn_layer=2, rnn_hidden=768, rnn_dropout=0.0)  # DNABERT's extra keys
+    (release / "config.json").write_text(json.dumps(config, indent=2))
+    kmer.write_vocab(release / "vocab.txt", TINY_K)
+    torch.save({key: value.clone() for key, value in mlm.state_dict().items()}, release / "pytorch_model.bin")
+
+    head_config = bert_config(TINY_K, settings)
+    head_config.num_labels = 2
+    head_config.initializer_range = 0.5  # a random head whose outputs vary with the input
+    head_config.architectures = ["BertForSequenceClassification"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(6)
+        classifier = BertForSequenceClassification(head_config)
+    classifier.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
+    save_model(classifier.eval(), root / "classifier", TINY_K)
+    return {"k": TINY_K, "release": release, "classifier": root / "classifier"}

@@ -36,6 +36,9 @@ CONDA_PACKAGE = {
     "numba": "numba",
     "snakemake": "snakemake-minimal",
     "jinja2": "jinja2",
+    "huggingface_hub": "huggingface_hub",
+    "peft": "peft",
+    "tensorboard": "tensorboard",
 }
 PACKAGE_DIR = REPO / "workflow" / "dnabert"
 SCRIPTS_DIR = REPO / "workflow" / "scripts"

@@ -166,7 +166,7 @@ def test_finetune_writes_every_output(first_run):
 
 
 def test_same_seed_gives_the_same_metrics_on_cpu(task, first_run, tmp_path, monkeypatch):
-    import dnabert.lm.finetune as module
+    import dnabert.lm.finetune.data as module
 
     monkeypatch.setattr(module, "PREFETCH", 0)  # batches built in the step instead of ahead: the same run
     finetune(tiny_settings(), task, RunOutputs.under(tmp_path), k=K, seed=7, device="cpu", threads=1, progress=False)
@@ -290,14 +290,14 @@ def test_predict_fasta_and_bed_on_a_genome(first_run, tmp_path):
 
 
 def test_predict_command_line(first_run, tmp_path):
-    from dnabert.lm.predict import main
+    from dnabert.cli import main
 
     fasta = tmp_path / "in.fa"
     fasta.write_text(">s1\nACGTACGTACGTGGGATTACAGGG\n")
-    assert main(["--model", str(first_run / "model"), "--fasta", str(fasta), "--out", str(tmp_path / "o.tsv"),
-                 "--device", "cpu"]) == 0  # fmt: skip
+    assert main(["predict", "--model", str(first_run / "model"), "--fasta", str(fasta), "--out",
+                 str(tmp_path / "o.tsv"), "--device", "cpu"]) == 0  # fmt: skip
     assert (tmp_path / "o.tsv").read_text().splitlines()[1].startswith("s1\t24\t1\t")
-    assert main(["--model", str(tmp_path), "--fasta", str(fasta), "--out", str(tmp_path / "o2.tsv")]) == 2
+    assert main(["predict", "--model", str(tmp_path), "--fasta", str(fasta), "--out", str(tmp_path / "o2.tsv")]) == 2
 
 
 # --------------------------------------------------------------------------- baselines

@@ -21,7 +21,7 @@ from dnabert.lm.pretrain.pieces import PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
 from dnabert.lm.pretrain.settings import Outputs
 from dnabert.lm.training import precision_for
-from test_pretrain import DEV, SETTINGS, Crash, _weights, random_corpus
+from test_pretrain import DEV, SETTINGS, Crash, _weights, build_tiny_corpus
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -30,7 +30,7 @@ CUDA = torch.device("cuda", 0)
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return random_corpus(tmp_path_factory.mktemp("corpus"))
+    return build_tiny_corpus(tmp_path_factory.mktemp("corpus"))
 
 
 def _native_bf16() -> bool:

@@ -1,11 +1,13 @@
-"""MLM pretraining: batching, packing, prefetching, precision, resume determinism (signal and crash), DDP on CPU
-with gloo (one and two torchrun agents), pretrained start."""
+"""MLM pretraining: batching, packing, prefetching, resume determinism (signal, crash, truncated checkpoint),
+TensorBoard, DDP on CPU with gloo (one node, and two torchrun agents as on two SLURM nodes), pretrained start."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,8 +32,9 @@ from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
 from dnabert.lm.pretrain.settings import MaskingSettings, OptimizerSettings, Outputs, PretrainSettings
-from dnabert.lm.pretrain.signals import Preempted
+from dnabert.lm.checkpointing import Preempted
 from dnabert.lm.masking import seeded_generator
+from dnabert.lm.tensorboard_log import read_scalars
 
 SETTINGS = PretrainSettings(
     k=6,
@@ -53,10 +56,10 @@ DEV = ["chrC"]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    return random_corpus(tmp_path_factory.mktemp("corpus"))
+    return build_tiny_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def random_corpus(root: Path) -> Path:
+def build_tiny_corpus(root: Path) -> Path:
     """A corpus of random sequence: chrA and chrB to train on, chrC held out."""
     rng = np.random.default_rng(1)
     with open(root / "genome.fa", "w") as handle:
@@ -195,6 +198,12 @@ def test_training_writes_every_output(uninterrupted):
     written = {p.name for p in (out / "model").iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt"} <= written
     assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step_00000006", "step_00000008"]
+    scalars = read_scalars(out / "tensorboard")  # the log's numbers as TensorBoard scalars
+    assert [step for step, _ in scalars["train/loss"]] == [2, 4, 6, 8]
+    assert [step for step, _ in scalars["held_out/masked_accuracy"]] == [4, 8]
+    logged = [float(row.split(",")[5]) for row in rows]
+    assert [value for _, value in scalars["train/loss"]] == pytest.approx(logged)
+    assert {"optimizer/lr", "masking/rate", "train/masked_accuracy", "speed/tokens_per_s"} <= set(scalars)
 
 
 class Crash(RuntimeError):
@@ -220,8 +229,13 @@ def test_resume_reaches_identical_weights(corpus, uninterrupted, tmp_path, how):
     metrics = train(SETTINGS, corpus, outputs, DEV, threads=1, progress=False)
     assert metrics["resumed_from_step"] == expected_step and metrics["steps"] == 8
     assert metrics["tokens"] == uninterrupted[1]["tokens"]
-    reference = _weights(uninterrupted[0] / "model")
-    resumed = _weights(outputs.model)
+    assert_same_weights(uninterrupted[0] / "model", outputs.model)
+    logged = [step for step, _ in read_scalars(outputs.tensorboard)["train/loss"]]
+    assert logged == ([2, 4, 5, 6, 8] if how == "sigterm" else [2, 4, 6, 8])  # each once (5: the stop's row)
+
+
+def assert_same_weights(reference_dir: Path, resumed_dir: Path) -> None:
+    reference, resumed = _weights(reference_dir), _weights(resumed_dir)
     assert reference.keys() == resumed.keys()
     assert all(torch.equal(reference[key], resumed[key]) for key in reference)
 
@@ -246,6 +260,22 @@ def test_prefetching_keeps_the_weights_and_packing_keeps_the_trajectory(corpus, 
     padded, packed = _weights(tmp_path / "False" / "model"), _weights(tmp_path / "True" / "model")
     for key in padded:
         torch.testing.assert_close(packed[key], padded[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_truncated_newest_checkpoint_is_skipped_and_named(corpus, uninterrupted, tmp_path, caplog):
+    """A newest checkpoint cut short (the job killed while it was flushed) is skipped; the older one resumes."""
+    outputs = Outputs.under(tmp_path)
+    shutil.copytree(uninterrupted[0] / "checkpoints", outputs.checkpoints)  # steps 6 and 8
+    weights = outputs.checkpoints / "step_00000008" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="dnabert.lm.checkpointing"):
+        metrics = train(SETTINGS, corpus, outputs, DEV, threads=1, progress=False)
+    assert metrics["resumed_from_step"] == 6 and metrics["steps"] == 8
+    warning = next(r.getMessage() for r in caplog.records if "skipping checkpoint" in r.getMessage())
+    assert str(weights) in warning and "SafetensorError" in warning
+    assert_same_weights(uninterrupted[0] / "model", outputs.model)
+    assert [p.name for p in sorted(outputs.checkpoints.iterdir())] == ["step_00000006", "step_00000008"]
+    assert _weights(outputs.checkpoints / "step_00000008").keys()  # rewritten whole
 
 
 def test_checkpoints_of_other_settings_are_not_resumed(corpus, tmp_path):

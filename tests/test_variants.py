@@ -14,12 +14,12 @@ from conftest import shared_file
 from transformers import BertConfig, BertForSequenceClassification
 
 from dnabert.interpret.variants import mutagenesis
-from dnabert.interpret.variants.cli import main
 from dnabert.interpret.variants.heatmap import plot_ism
 from dnabert.interpret.variants.mutagenesis import ism, ism_records
 from dnabert.interpret.variants.mutations import read_mutation_file, score_mutations
 from dnabert.interpret.variants.scores import log_odds
 from dnabert.interpret.variants.tables import read_sequence_table, write_tsv
+from dnabert.cli import main
 from dnabert.interpret.variants.vcf import VCF_COLUMNS, read_vcf, score_vcf
 from dnabert.io import InputError
 from dnabert.lm import kmer
@@ -183,7 +183,9 @@ def test_vcf_snvs_are_scored_in_a_centred_window(model, genome, tmp_path, which)
                                         "out_of_bounds", "out_of_bounds", "unknown_chrom"]  # fmt: skip
     assert table.loc[5, "ref"] == ref_m
     scored = table["status"] == "ok"
-    assert table.loc[scored, "prob_ref"].notna().all() and table.loc[~scored, VCF_COLUMNS[6:]].isna().all().all()
+    assert table.loc[scored, "prob_ref"].notna().all() and table.loc[~scored, VCF_COLUMNS[-4:]].isna().all().all()
+    assert (table.loc[scored, "context"] == "centred").all() and (table.loc[scored, "strand"] == "+").all()
+    assert table.loc[0, ["window_start", "window_end"]].tolist() == [99 - WINDOW // 2, 99 - WINDOW // 2 + WINDOW]
     window = _window(chr1, 100)
     assert window[WINDOW // 2] == ref_a
     mutant = window[: WINDOW // 2] + _other(ref_a) + window[WINDOW // 2 + 1 :]
@@ -196,7 +198,8 @@ def test_vcf_snvs_are_scored_in_a_centred_window(model, genome, tmp_path, which)
     write_tsv(table, out)
     rows = out.read_text().splitlines()
     assert rows[0].split("\t") == list(VCF_COLUMNS)
-    assert rows[7].split("\t")[5:] == ["ref_mismatch", "", "", "", ""]
+    assert rows[7].split("\t")[5:] == ["ref_mismatch", "centred", "+", "229", "270", "", "", "", ""]
+    assert rows[4].split("\t")[5:] == ["not_snv"] + [""] * 8
     assert rows[1].split("\t")[:5] == ["chr1", "100", "rs1", ref_a, _other(ref_a)]
 
 
@@ -317,8 +320,8 @@ def test_command_line(model_dir, genome, tmp_path):
     with gzip.open(dataset, "wt") as handle:
         handle.write("sequence\tlabel\tname\n" + "".join(f"{s}\t{label}\t{n}\n" for s, label, n in rows))
     common = ["--model", str(model_dir), "--device", "cpu", "--threads", "1"]
-    assert main(["ism", *common, "--dataset", str(dataset), "--top", "2", "--out-tsv", str(tmp_path / "ism.tsv"),
-                 "--out-png", str(tmp_path / "ism.png")]) == 0  # fmt: skip
+    assert main(["ism", *common, "--dataset", str(dataset), "--top", "2", "--out", str(tmp_path / "ism.tsv"),
+                 "--plot", str(tmp_path / "ism.png")]) == 0  # fmt: skip
     table = pd.read_csv(tmp_path / "ism.tsv", sep="\t")
     assert table["id"].nunique() == 2 and set(table["id"]) <= {"s1", "s3", "s5", "s7"} and len(table) == 180
     assert (tmp_path / "ism.png").stat().st_size > 0
@@ -336,3 +339,73 @@ def test_command_line(model_dir, genome, tmp_path):
     # default window: the model's whole input (512 positions -> 510 3-mers -> 512 bp) is longer than chr1
     assert main(["vcf", *common, "--vcf", str(vcf), "--genome", str(genome["plain"]), "--out", str(out)]) == 0
     assert set(pd.read_csv(out, sep="\t")["status"]) == {"out_of_bounds"}
+
+
+# --------------------------------------------------------------------------- the task's windows (issue 14)
+
+
+@pytest.fixture(scope="module")
+def gtf(tmp_path_factory) -> Path:
+    """Two genes on chr1 of the tiny genome: tx1 on + (TSS at 0-based 99), tx2 on - (TSS at 359)."""
+    path = tmp_path_factory.mktemp("gtf") / "genes.gtf"
+    rows = [("100", "150", "+", "g1", "tx1"), ("200", "250", "+", "g1", "tx1"),
+            ("280", "300", "-", "g2", "tx2"), ("320", "360", "-", "g2", "tx2")]  # fmt: skip
+    path.write_text("".join(f'chr1\ttest\texon\t{a}\t{b}\t.\t{s}\t.\tgene_id "{g}"; transcript_id "{t}";\n'
+                            for a, b, s, g, t in rows))  # fmt: skip
+    return path
+
+
+def test_promoter_windows_use_the_tss_relative_position_and_strand(model, genome, gtf, tmp_path):
+    from dnabert.interpret.variants.windows import promoter_placement
+    from dnabert.sequence import reverse_complement
+
+    placement = promoter_placement(gtf, "gtf", 10, 5)  # the task's -10..+5 windows, 16 bp
+    assert placement.width == 16
+    plus = placement.place("chr1", 95)
+    assert (plus.start, plus.end, plus.strand, plus.offset, plus.context) == (89, 105, "+", 6, "tss:tx1|g1")
+    minus = placement.place("chr1", 362)  # 3 bp upstream of the minus-strand TSS at 359
+    assert (minus.start, minus.end, minus.strand, minus.offset) == (354, 370, "-", 7)
+    assert placement.place("chr1", 359).offset == 10  # the TSS itself sits at index `upstream`
+    far = placement.place("chr1", 20)
+    assert (far.start, far.end, far.strand, far.offset, far.context) == (12, 28, "+", 8, "centred")
+
+    chr1 = genome["chr1"]
+    alt = _other(chr1[362])
+    vcf = _vcf(tmp_path / "prom.vcf", [_line("chr1", 363, chr1[362], alt, "minus"),
+                                       _line("chr1", 96, chr1[95], _other(chr1[95]), "plus"),
+                                       _line("chr1", 21, chr1[20], _other(chr1[20]), "far")])  # fmt: skip
+    table = score_vcf(model, K, vcf, genome["bgzip"], placement=placement)
+    assert table["context"].tolist() == ["tss:tx2|g2", "tss:tx1|g1", "centred"]
+    assert table["strand"].tolist() == ["-", "+", "+"] and table["window_start"].tolist() == [354, 89, 12]
+    window = chr1[354:370]
+    mutant = window[: 362 - 354] + alt + window[362 - 354 + 1 :]
+    assert table.loc[0, "prob_ref"] == pytest.approx(_prob(model, reverse_complement(window)), abs=1e-6)
+    assert table.loc[0, "prob_alt"] == pytest.approx(_prob(model, reverse_complement(mutant)), abs=1e-6)
+    assert table.loc[0, "prob_alt"] != pytest.approx(_prob(model, mutant), abs=1e-6)  # orientation matters
+    assert table.loc[1, "prob_ref"] == pytest.approx(_prob(model, chr1[89:105]), abs=1e-6)
+
+
+def test_splice_windows_sit_on_splice_sites_else_on_the_gene_strand(gtf):
+    from dnabert.interpret.variants.windows import splice_placement
+
+    placement = splice_placement(gtf, 20)
+    donor = placement.place("chr1", 152)  # tx1's donor: exon 1 ends at 150 (0-based boundary 150)
+    assert (donor.start, donor.end, donor.strand, donor.offset, donor.context) == (140, 160, "+", 12, "splice:donor|tx1")
+    minus = placement.place("chr1", 310)  # tx2's donor on - at the boundary 319: window 309-329
+    assert (minus.start, minus.strand, minus.context) == (309, "-", "splice:donor|tx2")
+    inside = placement.place("chr1", 340)
+    assert (inside.strand, inside.context, inside.offset) == ("-", "gene:g2", 9)
+    assert placement.place("chr1", 5).context == "centred"
+
+
+def test_windows_for_every_task_type(gtf, tmp_path):
+    from dnabert.interpret.variants.windows import windows_for_task
+
+    assert windows_for_task({"type": "peaks", "window": 101}, {}).description == "101 bp centred"
+    prom = windows_for_task({"type": "promoters", "upstream": 249, "downstream": 50, "format": "gtf"},
+                            {"annotation": gtf})  # fmt: skip
+    assert prom.width == 300 and prom.description.startswith("300 bp at the task's tss windows")
+    assert windows_for_task({"type": "splice", "window": 400}, {"annotation": gtf}).width == 400
+    train = tmp_path / "train.tsv"
+    train.write_text("sequence\tlabel\n" + "A" * 30 + "\t1\n" + "C" * 30 + "\t0\n" + "G" * 44 + "\t1\n")
+    assert windows_for_task({"type": "table"}, {"train": train}).width == 30

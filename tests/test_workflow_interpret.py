@@ -68,3 +68,61 @@ def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):
     log = (run / "logs" / "interpret" / "ctcf" / "vcf.log").read_text()
     assert failed.returncode != 0 and not (run / target).exists()
     assert "variants.vcf:4" in log and "REF" in log and f"'{wrong}'" in log
+
+
+def test_tiny_run_embeds_the_test_split(tiny_runs):
+    import numpy as np
+
+    run = tiny_runs[0]
+    base = run / "results" / "embed" / "ctcf"
+    vectors = np.load(base / "test.npy")
+    index = pd.read_csv(base / "index.tsv", sep="\t")
+    test = pd.read_csv(run / "results" / "datasets" / "ctcf" / "test.tsv.gz", sep="\t")
+    assert vectors.shape == (len(test), 32) and vectors.dtype == np.float32 and np.isfinite(vectors).all()
+    assert index["label"].tolist() == test["label"].tolist() and (index["windows"] == 1).all()
+    assert (base / "projection.png").read_bytes()[:4] == b"\x89PNG"
+    digests = [hashlib.sha256((r / "results" / "embed" / "ctcf" / "test.npy").read_bytes()).hexdigest()
+               for r in tiny_runs]  # fmt: skip
+    assert digests[0] == digests[1]
+
+
+def test_vcf_scoring_of_a_promoter_task_uses_its_tss_windows(tiny_runs, tmp_path):
+    """Issue 14: a promoter model scores a variant in the task's TSS window, in transcript orientation."""
+    import numpy as np
+    import torch
+
+    from dnabert.data.annotation import tss_from_gtf
+    from dnabert.lm.inference import load_classifier, predict_sequences
+
+    run = tiny_runs[0]
+    tss = tss_from_gtf(run / "resources" / "simulated" / "tiny" / "genes.gtf.gz")
+    genome = pysam.FastaFile(str(run / "resources" / "genome" / "tiny" / "genome.fa.gz"))
+    picks = [int(np.flatnonzero(tss.strand == strand)[0]) for strand in "+-"]
+    lines, expected = [], []
+    for i, shift in zip(picks, (-20, -20)):  # 20 bp upstream of each TSS, on its strand
+        pos = int(tss.pos[i]) + (shift if tss.strand[i] == "+" else -shift)
+        ref = genome.fetch(str(tss.chrom[i]), pos, pos + 1).upper()
+        alt = next(b for b in "ACGT" if b != ref)
+        lines.append(f"{tss.chrom[i]}\t{pos + 1}\tv{i}\t{ref}\t{alt}\t.\t.\t.\n")
+        start = int(tss.pos[i]) - 69 if tss.strand[i] == "+" else int(tss.pos[i]) - 30
+        expected.append((str(tss.strand[i]), start, start + 100, 69 - 20))
+    vcf = tmp_path / "promoters.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(lines))
+    config = yaml.safe_load(Path(TINY).read_text())
+    config["interpret"]["variants"]["vcf"] = str(vcf)
+    configfile = tmp_path / "prom.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    target = "results/interpret/prom/variants/vcf.tsv"
+    run_snakemake(run, target, "--cores", "1", "--configfile", str(configfile))
+    table = pd.read_csv(run / target, sep="\t")
+    assert table["status"].tolist() == ["ok", "ok"] and table["context"].str.startswith("tss:").all()
+    assert list(zip(table["strand"], table["window_start"], table["window_end"])) == [e[:3] for e in expected]
+    model, k = load_classifier(run / "results" / "finetune" / "prom" / "seed1" / "model", torch.device("cpu"))
+    from dnabert.sequence import reverse_complement
+
+    for row, (strand, start, end, offset) in zip(table.itertuples(), expected):
+        window = genome.fetch(row.chrom, start, end).upper()
+        oriented = reverse_complement(window) if strand == "-" else window
+        assert oriented[offset] == (reverse_complement(row.ref) if strand == "-" else row.ref)
+        probs, _ = predict_sequences(model, [oriented], k)
+        assert row.prob_ref == pytest.approx(float(probs[0, 1]), abs=1e-5)

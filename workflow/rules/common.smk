@@ -38,6 +38,7 @@ wildcard_constraints:
     seed=r"\d+",
     baseline=r"kmer_lr|cnn",
     prediction=r"[A-Za-z0-9_.-]+",
+    model=r"[A-Za-z0-9][A-Za-z0-9_.-]*--[A-Za-z0-9][A-Za-z0-9_.@-]*",
 
 
 def genome_files(genome=GENOME):
@@ -76,4 +77,5 @@ def all_targets():
         + list(pretrain_files().values())
         + benchmark_targets()
         + interpret_targets()
+        + embed_targets()
     )

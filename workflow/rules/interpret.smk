@@ -1,7 +1,8 @@
 # Interpretation of fine-tuned models: DNABERT's per-nucleotide attention (with
 # integrated gradients as a cross-check), motifs found from attention, TOMTOM
 # against JASPAR, planted-motif recovery on the simulated genome, and variant
-# effects. Logic in dnabert.interpret.stage, dnabert.interpret.attention,
+# effects (a fine-tuned classifier's, and zero-shot from the pretrained masked LM).
+# Logic in dnabert.interpret.stage, dnabert.interpret.attention,
 # dnabert.interpret.motifs and dnabert.interpret.variants; input functions in
 # functions/interpret.smk.
 
@@ -146,6 +147,7 @@ rule interpret_ism:
 
 rule interpret_vcf:
     input:
+        unpack(vcf_window_inputs),
         **genome_files(),
         model=interpret_model,
         vcf=INTERPRET["variants"]["vcf"] or [],
@@ -159,11 +161,35 @@ rule interpret_vcf:
     resources:
         gpu=INTERPRET["gpus"],
     params:
-        window=lambda wildcards: TASKS[wildcards.task].get("window"),
+        task=lambda wildcards: TASKS[wildcards.task],
         on_mismatch=INTERPRET["variants"]["on_mismatch"],
         device="cuda" if INTERPRET["gpus"] else "cpu",
     script:
         "../scripts/interpret_vcf.py"
+
+
+rule interpret_zeroshot:
+    input:
+        **genome_files(),
+        model=zeroshot_model,
+        vcf=INTERPRET["zeroshot"]["vcf"] or [],
+    output:
+        "results/interpret/zeroshot/vcf.tsv",
+    log:
+        "logs/interpret/zeroshot.log",
+    benchmark:
+        "benchmarks/interpret/zeroshot.tsv"
+    conda:
+        "../../envs/interpret.yaml"
+    threads: INTERPRET["threads"]
+    resources:
+        gpu=INTERPRET["gpus"],
+    params:
+        window=INTERPRET["zeroshot"]["window"],
+        on_mismatch=INTERPRET["variants"]["on_mismatch"],
+        device="cuda" if INTERPRET["gpus"] else "cpu",
+    script:
+        "../scripts/interpret_zeroshot.py"
 
 
 rule interpret:

@@ -33,18 +33,20 @@ rule pretrain_mlm:
     params:
         launcher=pretrain_launcher(),
         package=str(Path(workflow.basedir) / "workflow"),
-        settings=json.dumps(PRETRAIN),
+        settings=json.dumps(pretrain_settings()),
         kmer=config["kmer"],
         dev=config.get("splits", {}).get("dev", []),
         device="cuda" if PRETRAIN["gpus"] else "cpu",
         checkpoints="results/pretrain/checkpoints",
+        tensorboard="results/pretrain/tensorboard",
     shell:
         "PYTHONPATH={params.package:q}${{PYTHONPATH:+:$PYTHONPATH}} "
         "{params.launcher} dnabert.lm.pretrain "
         "--corpus {input.corpus:q} --kmer {params.kmer} --settings {params.settings:q} "
         "--dev-chromosomes {params.dev:q} --device {params.device} --threads {threads} "
         "--model {output.model:q} --metrics {output.metrics:q} --history {output.history:q} "
-        "--plot {output.plot:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
+        "--plot {output.plot:q} --checkpoints {params.checkpoints:q} "
+        "--tensorboard {params.tensorboard:q} > {log:q} 2>&1"
 
 
 rule pretrain:

@@ -4,7 +4,8 @@ Imports only the standard library: it runs in whatever Python runs Snakemake.
 
 * :func:`task_settings` and :func:`task_seeds`: the ``finetune:`` settings with a
   task's overrides (``finetune.tasks.<task>``) applied.
-* :func:`encoder_source`: the model directory a task's runs start from.
+* :func:`encoder_source`: the model directory a task's runs start from (a Hub id's
+  is ``resources/models/<org--name>``, which the ``fetch_model`` rule fills).
 * :func:`scratch_settings`: the same recipe from a random initialisation (``bert_scratch``).
 * :func:`lr_grid`: the learning rates a task's first seed tries (``finetune.lr_grid``, else ``lr``).
 * :func:`finetune_problems`: checks the schema cannot express.
@@ -19,6 +20,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from dnabert.lm.hub import is_hub_id, local_model_dir
 
 #: Keys of ``finetune:`` that belong to the rules, not to one run's training settings.
 RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict", "lr_grid")
@@ -100,7 +103,8 @@ def encoder_source(config: dict, task: str, pretrained_dir: str) -> str | None:
     if init == "pretrained":
         return pretrained_dir
     if init == "released":
-        return settings.get("released")
+        released = settings.get("released")
+        return local_model_dir(released) if released else None
     return None
 
 
@@ -118,8 +122,9 @@ def finetune_problems(config: dict) -> Iterator[str]:
             released = settings.get("released")
             if not released:
                 yield f"{where}.released: init is released, so give the released DNABERT model directory"
-            elif not (Path(released) / "config.json").is_file():
-                yield f"{where}.released: not a model directory (no config.json): {released}"
+            elif not is_hub_id(released) and not (Path(released) / "config.json").is_file():
+                yield (f"{where}.released: not a model directory (no config.json) nor a Hugging Face Hub id "
+                       f"(org/name): {released}")
         bad = sorted(set(settings.get("scratch_model") or {}) - set(MODEL_KEYS))
         if bad:
             yield f"{where}.scratch_model: unknown keys {', '.join(bad)}; allowed: {', '.join(MODEL_KEYS)}"

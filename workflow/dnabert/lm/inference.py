@@ -6,7 +6,8 @@ all score sequences through this module:
 
 * :func:`load_classifier` / :func:`load_for_inference`: a fine-tuned classifier
   directory (as written by :mod:`dnabert.lm.finetune`), its k, the device and the
-  autocast context (bf16 on CUDA);
+  autocast context (bf16 on CUDA); :func:`load_any` takes any model directory or
+  Hub id (a classifier as such, anything else as a masked LM);
 * :func:`encode` / :class:`Encoded`: sequences tokenised into ragged
   ``[CLS] k-mers [SEP]`` rows; with ``overflow="split"`` a sequence longer than 510
   k-mers becomes consecutive 510-k-mer windows (:func:`dnabert.lm.kmer.encode_batch`),
@@ -23,7 +24,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +33,8 @@ from transformers import BertForSequenceClassification
 
 from dnabert.io import InputError, PathLike
 from dnabert.lm import kmer
-from dnabert.lm.models import infer_k, read_config
+from dnabert.lm.hub import resolve_model
+from dnabert.lm.models import infer_k, load_pretrained, read_config
 from dnabert.lm.training import autocast_for, resolve_device
 
 AGGREGATES = ("mean", "max")
@@ -47,7 +48,7 @@ Autocast = Callable[[], contextlib.AbstractContextManager]
 
 def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForSequenceClassification, int]:
     """A fine-tuned classifier directory (as written by :mod:`dnabert.lm.finetune`) and its k."""
-    model_dir = Path(model_dir)
+    model_dir = resolve_model(model_dir)
     config, _ = read_config(model_dir)
     k = infer_k(model_dir, config)
     if not config.architectures or "BertForSequenceClassification" not in config.architectures:
@@ -60,15 +61,33 @@ def load_classifier(model_dir: PathLike, device: torch.device) -> tuple[BertForS
     return model.to(device).eval(), k
 
 
+def is_classifier(model_dir: PathLike) -> bool:
+    """True if a model directory (or Hub id) holds a fine-tuned sequence classifier."""
+    config, _ = read_config(resolve_model(model_dir))
+    return bool(config.architectures) and "BertForSequenceClassification" in config.architectures
+
+
+def load_any(model_dir: PathLike, device: torch.device) -> tuple[nn.Module, int]:
+    """Any model this workflow writes, a DNABERT release or a Hub id: a classifier as such, else a masked LM."""
+    if is_classifier(model_dir):
+        return load_classifier(model_dir, device)
+    model, k = load_pretrained(model_dir)
+    return model.to(device).eval(), k
+
+
 def load_for_inference(
-    model_dir: PathLike, device: str = "auto", precision: str = "auto", threads: int | None = None
-) -> tuple[BertForSequenceClassification, int, torch.device, Autocast]:
-    """A fine-tuned classifier ready to score: ``(model, k, device, autocast)`` (threads set if given)."""
+    model_dir: PathLike, device: str = "auto", precision: str = "auto", threads: int | None = None,
+    *, any_model: bool = False,
+) -> tuple[nn.Module, int, torch.device, Autocast]:
+    """A model ready to score: ``(model, k, device, autocast)`` (threads set if given).
+
+    A fine-tuned classifier, or with ``any_model`` any model (:func:`load_any`).
+    """
     if threads:
         torch.set_num_threads(threads)
     torch_device = resolve_device(device)
     autocast, _ = autocast_for(torch_device, precision)
-    model, k = load_classifier(model_dir, torch_device)
+    model, k = (load_any if any_model else load_classifier)(model_dir, torch_device)
     return model, k, torch_device, autocast
 
 
@@ -182,10 +201,11 @@ def predict_sequences(
     aggregate: str = "mean",
     overflow: str = "split",
     autocast: Autocast = contextlib.nullcontext,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sequence class probabilities and the number of windows of each sequence."""
     device = device or next(model.parameters()).device
     encoded = encode(sequences, k, overflow)
-    probs = predict_rows(model, encoded, batch_size, device, autocast)
+    probs = predict_rows(model, encoded, batch_size, device, autocast, progress)
     windows = np.bincount(encoded.sequence_index, minlength=len(sequences))
     return combine_windows(probs, encoded, aggregate), windows

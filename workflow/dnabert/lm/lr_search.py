@@ -43,8 +43,10 @@ def choose(scores: Mapping[float, Mapping[str, Any]], metric: str) -> float:
 
 
 def _move_run(source: RunOutputs, target: RunOutputs) -> None:
-    """Rename one finished run's files (metrics, predictions, history, model dir) into ``target``."""
-    for name in ("metrics", "predictions", "history", "model"):
+    """Rename one finished run's files (metrics, predictions, history, model; TensorBoard, adapter) into ``target``."""
+    for name in ("metrics", "predictions", "history", "model", "tensorboard", "adapter"):
+        if getattr(target, name) is None or getattr(source, name) is None or not Path(getattr(source, name)).exists():
+            continue
         path = Path(getattr(target, name))
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
@@ -66,18 +68,18 @@ def search_learning_rate(
     Each value's run goes to its own folder under ``work_dir``; ``train_one`` returns
     its metrics (with ``best.dev``). The chosen run's files are moved to ``outputs``
     and ``work_dir`` is removed. ``search_file`` gets every value's dev scores and the choice.
+    A search that fails or is pre-empted keeps ``work_dir``: the runs' checkpoints are there,
+    so a rerun resumes each grid value (a finished one only re-evaluates).
     """
     work_dir = Path(work_dir)
     scores: dict[float, dict[str, Any]] = {}
-    try:
-        for lr in grid:
-            result = train_one(float(lr), RunOutputs.under(work_dir / f"lr{lr:g}"))
-            scores[float(lr)] = dict(result["best"].get("dev") or {})
-            log.info("learning rate %g: dev %s %s", lr, metric, scores[float(lr)].get(metric))
-        chosen = choose(scores, metric)
-        _move_run(RunOutputs.under(work_dir / f"lr{chosen:g}"), outputs)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+    for lr in grid:
+        result = train_one(float(lr), RunOutputs.under(work_dir / f"lr{lr:g}"))
+        scores[float(lr)] = dict(result["best"].get("dev") or {})
+        log.info("learning rate %g: dev %s %s", lr, metric, scores[float(lr)].get(metric))
+    chosen = choose(scores, metric)
+    _move_run(RunOutputs.under(work_dir / f"lr{chosen:g}"), outputs)
+    shutil.rmtree(work_dir, ignore_errors=True)
     log.info("learning rate %g chosen on dev %s among %s", chosen, metric, ", ".join(f"{lr:g}" for lr in grid))
     write_json(search_file, {
         "grid": [float(lr) for lr in grid],
@@ -110,7 +112,8 @@ def finetune_seed(
     """
     def train_one(lr: float, where: RunOutputs) -> Mapping[str, Any]:
         values = FinetuneSettings.from_config({**settings, "lr": lr})
-        return finetune(values, data, where, seed=seed, **run)
+        grid_run = Path(where.metrics).parent != Path(outputs.metrics).parent  # a search's run keeps its checkpoint
+        return finetune(values, data, where, seed=seed, keep_checkpoints=grid_run, **run)
 
     if len(grid) > 1 and seed == first_seed:
         metric = FinetuneSettings.from_config(dict(settings)).select_on

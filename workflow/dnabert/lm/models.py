@@ -13,7 +13,9 @@ may carry DNABERT's extra keys (``split``, ``rnn``, ``num_rnn_layer``,
 containers. Parameter names from older checkpoints are normalised (``module.``
 prefixes, a missing ``bert.`` prefix, LayerNorm ``gamma``/``beta``); pooler,
 next-sentence and classifier weights are dropped. A checkpoint without an MLM
-head (a fine-tuned classifier) loads with a freshly initialised head and a warning.
+head (a fine-tuned classifier) loads with a freshly initialised head and a warning
+(or, with ``require_head=True``, is refused). Every loader here takes a model
+*reference*: a directory or a Hugging Face Hub id (:mod:`dnabert.lm.hub`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from safetensors.torch import load_file
 from transformers import BertConfig, BertForMaskedLM
 
 from dnabert.lm import kmer
+from dnabert.lm.hub import resolve_model
 from dnabert.io import InputError, PathLike
 
 log = logging.getLogger(__name__)
@@ -215,15 +218,16 @@ def normalise_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_pretrained(directory: PathLike, k: int | None = None) -> tuple[BertForMaskedLM, int]:
-    """Load a DNABERT release or Hugging Face BERT directory as a masked LM; return it and its k.
+def load_pretrained(
+    directory: PathLike, k: int | None = None, *, require_head: bool = False
+) -> tuple[BertForMaskedLM, int]:
+    """Load a DNABERT release or Hugging Face BERT directory (or Hub id) as a masked LM; return it and its k.
 
     Raises :class:`InputError` naming the file when the config, vocabulary or
-    weights do not fit (wrong k, missing encoder weights, wrong shapes).
+    weights do not fit (wrong k, missing encoder weights, wrong shapes), and with
+    ``require_head`` when the checkpoint has no MLM head (e.g. a fine-tuned classifier).
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError(directory, "pretrained model directory not found")
+    directory = resolve_model(directory)
     config, dropped = read_config(directory)
     model_k = infer_k(directory, config)
     if k is not None and k != model_k:
@@ -244,6 +248,9 @@ def load_pretrained(directory: PathLike, k: int | None = None) -> tuple[BertForM
     if encoder_missing:
         shown = ", ".join(encoder_missing[:5]) + (" ..." if len(encoder_missing) > 5 else "")
         raise InputError(source, f"{len(encoder_missing)} encoder weights missing: {shown}")
+    if missing and require_head:
+        raise InputError(source, "no masked-language-model head in the checkpoint (a fine-tuned classifier?): "
+                         "give the pretrained model (e.g. results/pretrain/model or a DNABERT release)")
     if missing:
         log.warning("%s: no MLM head in the checkpoint (%s); it is initialised randomly", source, ", ".join(missing))
     if unexpected:

@@ -1,4 +1,4 @@
-"""Score new sequences with a fine-tuned model: ``python -m dnabert.lm.predict``.
+"""Score new sequences with a fine-tuned model (``dnabert predict``, and the workflow's ``predict`` rule).
 
 Input is a FASTA file (plain or gzipped; every record is scored) or a BED file
 plus an indexed genome FASTA (``.fai``, and ``.gzi`` when bgzipped): each
@@ -26,17 +26,15 @@ the table; loading the model, windowing and scoring are :mod:`dnabert.lm.inferen
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pysam
 
 from dnabert.io import InputError, PathLike, atomic_write, open_text
-from dnabert.lm.inference import AGGREGATES, load_for_inference, predict_sequences
+from dnabert.lm.inference import load_for_inference, predict_sequences
 from dnabert.sequence import read_fasta, reverse_complement
 
 log = logging.getLogger(__name__)
@@ -112,6 +110,7 @@ def predict_file(
     device: str = "auto",
     precision: str = "auto",
     threads: int | None = None,
+    progress: bool = False,
 ) -> int:
     """Score every sequence of ``fasta`` (or of ``bed`` on ``genome``) and write ``out``; return the count."""
     if (fasta is None) == (bed is None):
@@ -130,7 +129,8 @@ def predict_file(
         handle.write("\t".join(columns) + "\n")
         for chunk in _chunks(records, CHUNK):
             probs, windows = predict_sequences(model, [r.sequence for r in chunk], k, batch_size=batch_size,
-                                               device=torch_device, aggregate=aggregate, autocast=autocast)  # fmt: skip
+                                               device=torch_device, aggregate=aggregate, autocast=autocast,
+                                               progress=progress)  # fmt: skip
             predicted = probs.argmax(axis=1)
             for record, p, w, c in zip(chunk, probs, windows, predicted):
                 where = [record.chrom, str(record.start), str(record.end), record.strand] if located else []
@@ -152,41 +152,3 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dnabert.lm.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, type=Path, help="fine-tuned model directory "
-                        "(results/finetune/{task}/seed{seed}/model)")  # fmt: skip
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--fasta", type=Path, help="sequences to score (FASTA, plain or gzipped)")
-    source.add_argument("--bed", type=Path, help="intervals to score (BED; strand in column 6); needs --genome")
-    parser.add_argument("--genome", type=Path, help="indexed genome FASTA for --bed")
-    parser.add_argument("--out", required=True, type=Path, help="output TSV")
-    parser.add_argument("--aggregate", choices=AGGREGATES, default="mean",
-                        help="how window scores of sequences over 510 k-mers are combined (default: mean)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.bed is not None and args.genome is None:
-        parser.error("--bed needs --genome")
-    return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point."""
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    try:
-        predict_file(args.model, args.out, fasta=args.fasta, bed=args.bed, genome=args.genome,
-                     aggregate=args.aggregate, batch_size=args.batch_size, device=args.device,
-                     threads=args.threads)  # fmt: skip
-    except InputError as err:
-        log.error("%s", err)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

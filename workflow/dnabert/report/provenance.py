@@ -2,7 +2,8 @@
 
 * The configuration in brief (:func:`config_summary`) and in full.
 * Where every input came from (:func:`describe_source`) with its configured checksum,
-  and the SHA-256 of every file the run read (:func:`sha256sum`).
+  and the SHA-256 of every file the run read (:func:`sha256sum`), models file by file
+  with their Hub id and commit (:func:`model_rows`).
 * ENCODE accessions (:func:`encode_accessions`), the JASPAR release and matrices
   (:func:`jaspar_releases`, :func:`jaspar_matrices`).
 * Package versions (:func:`package_versions`) and the workflow's git commit (:func:`git_revision`).
@@ -189,11 +190,36 @@ def source_rows(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def file_rows(inputs: Mapping[str, PathLike]) -> list[tuple[str, str, str]]:
-    """(name, path, SHA-256 or ``missing``) of every file the run read."""
+    """(name, path, SHA-256 or ``missing``) of every file the run read; a directory (a model) file by file."""
     rows = []
     for name, path in inputs.items():
         path = Path(path)
+        if path.is_dir():
+            rows += [(f"{name}: {file.name}", str(file), sha256sum(file)) for file in sorted(path.iterdir())
+                     if file.is_file()]  # fmt: skip
+            continue
         rows.append((name, str(path), sha256sum(path) if path.is_file() else "missing"))
+    return rows
+
+
+def model_rows(inputs: Mapping[str, PathLike]) -> list[tuple[str, str, str]]:
+    """(model, where it came from, revision) of every model directory among the inputs.
+
+    A model fetched from the Hugging Face Hub (``resources/models/<org--name>/``) carries a
+    ``provenance.json`` (:func:`dnabert.lm.hub.fetch_model`) with its id and the commit it resolved to.
+    """
+    rows = []
+    for name, path in inputs.items():
+        path = Path(path)
+        if not path.is_dir():
+            continue
+        record = path / "provenance.json"
+        if record.is_file():
+            data = json.loads(record.read_text())
+            asked = f" (asked: {data['revision']})" if data.get("revision") else ""
+            rows.append((name, f"Hugging Face Hub {data['repo_id']}", f"commit {data['commit']}{asked}"))
+        else:
+            rows.append((name, f"local directory {path}", ""))
     return rows
 
 
@@ -231,6 +257,7 @@ def overview_context(
         "configfiles": list(configfiles),
         "sources": table(["input", "source", "configured checksum"], source_rows(config)),
         "files": table(["file", "path", "SHA-256"], file_rows(inputs), caption="Files read by this run"),
+        "models": table(["model", "source", "revision"], models) if (models := model_rows(inputs)) else None,
         "accessions": table(["task", "config key", "accession"], accessions) if accessions else None,
         "simulated": bool(genome.get("simulate")),
         "jaspar": table(["setting", "value"], jaspar),

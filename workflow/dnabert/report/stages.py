@@ -38,6 +38,27 @@ def _count_rows(counts: Sequence[Mapping[str, str]]) -> list[list[Any]]:
     return rows
 
 
+def _duplicates_table(report: Mapping[str, Any] | None) -> Table | None:
+    """Repeated sequences per split before the dedup policy, what it removed, and the rows left."""
+    if not report:
+        return None
+    before, after = report["before"], report["after"]
+    within = before["within"]
+    rows = [["rows in the input", *(within[s]["rows"] for s in SPLITS)],
+            ["exact copies within the split", *(within[s]["exact"] for s in SPLITS)],
+            ["reverse-complement copies within the split", *(within[s]["reverse_complement"] for s in SPLITS)]]
+    for other in SPLITS:
+        rows.append([f"rows whose sequence is also in {other}",
+                     *("" if s == other else before["across"]["-".join(sorted((s, other), key=SPLITS.index))]
+                       ["rows"][s] for s in SPLITS)])
+    rows += [["sequences with two or more labels", *(before["label_conflicts"][s] for s in SPLITS)],
+             [f"removed (dedup: {report['dedup']})", *(report["removed"][s] for s in SPLITS)],
+             ["rows kept", *(after["within"][s]["rows"] for s in SPLITS)]]
+    return table(["repeated sequences (or reverse complements)", *SPLITS], rows,
+                 caption=f"Repeated sequences, counted before dedup: {report['dedup']} removed the rows shown; "
+                         f"{before['label_conflicts']['any']} sequences carry two labels over all splits")
+
+
 def dataset_context(task: str, counts: PathLike, composition: PathLike, summary: PathLike) -> dict[str, Any]:
     """A task's data page: sequences per split, class and source; GC/length; leakage checks."""
     rows = _count_rows(read_tsv(counts))
@@ -69,6 +90,7 @@ def dataset_context(task: str, counts: PathLike, composition: PathLike, summary:
              ("intervals overlapping an interval of another split", qc.get("intervals_overlapping_another_split"))],
             caption="Leakage checks (both should be 0)",
         ),
+        "duplicates": _duplicates_table(qc.get("duplicates")),
     }  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from dnabert.config.finetune import task_seeds
+from dnabert.config.validation import task_source_file
 from dnabert.config.validation import ConfigError
 
 INTERPRET = config["interpret"]
@@ -81,6 +82,29 @@ def interpret_files(task="{task}"):
     return files
 
 
+def vcf_window_inputs(wildcards):
+    """What places a VCF's variants in a task's windows: the annotation (promoters, splice) or the train split (table)."""
+    kind = TASKS[wildcards.task]["type"]
+    if kind in ("promoters", "splice"):
+        return {"annotation": task_source_file(config, wildcards.task, "annotation")}
+    if kind == "table":
+        return {"train": dataset_files(wildcards.task)["train"]}
+    return {}
+
+
+def zeroshot_files():
+    """The zero-shot variant scores (with interpret.zeroshot.vcf)."""
+    if not INTERPRET["zeroshot"]["vcf"]:
+        return {}
+    return {"table": "results/interpret/zeroshot/vcf.tsv"}
+
+
+def zeroshot_model(wildcards):
+    """The masked LM of the zero-shot scores: interpret.zeroshot.model, or this workflow's pretrained model."""
+    reference = INTERPRET["zeroshot"]["model"]
+    return model_input(reference) if reference else pretrain_files()["model"]
+
+
 def interpret_model(wildcards):
     """The interpreted fine-tuned model directory of a task."""
     task = wildcards.task
@@ -124,4 +148,4 @@ def interpret_targets():
     ]
     if planted_motifs():
         targets += list(recovery_files().values())
-    return targets
+    return targets + list(zeroshot_files().values())

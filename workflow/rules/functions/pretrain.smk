@@ -24,8 +24,15 @@ def pretrain_inputs(wildcards):
     """The corpus for the configured k, and the model to start from, if any."""
     inputs = {"corpus": corpus_dir()}
     if PRETRAIN["pretrained"]:
-        inputs["pretrained"] = PRETRAIN["pretrained"]
+        inputs["pretrained"] = model_input(PRETRAIN["pretrained"])
     return inputs
+
+
+def pretrain_settings():
+    """The pretrain: section as the job reads it (a Hub id replaced by its fetched directory)."""
+    if not PRETRAIN["pretrained"]:
+        return PRETRAIN
+    return {**PRETRAIN, "pretrained": model_input(PRETRAIN["pretrained"])}
 
 
 def pretrain_launcher():

@@ -41,6 +41,8 @@ def provenance_files():
         files["blacklist (prepared)"] = f"resources/genome/{GENOME}/blacklist.bed.gz"
     for task, role in task_sources(config):
         files[f"{task} {role}"] = task_source_file(config, task, role)
+    for role, reference in model_references().items():
+        files[f"model {role} ({reference})"] = model_input(reference)
     return files
 
 

@@ -1,4 +1,4 @@
-"""Variant effects with a fine-tuned classifier: in-silico mutagenesis and SNP scoring.
+"""Variant effects: in-silico mutagenesis and SNP scoring with a fine-tuned classifier, and zero-shot scores.
 
 DNABERT's SNP analysis (Ji et al. 2021, Fig. 5) scores how a base change moves the
 classifier's probability of a class (``target_class``, by default 1: the positive
@@ -16,20 +16,23 @@ Three inputs, one module each:
   in one batched pass; ``ism_records`` does several sequences, and
   :mod:`~dnabert.interpret.variants.heatmap` draws a heatmap panel per sequence.
 * :mod:`~dnabert.interpret.variants.vcf` -- the SNVs of a VCF (plain or gzipped;
-  multi-allelic ALT split into one row per allele), each scored in a window of
-  ``window`` bp centred on the variant, fetched from an indexed genome FASTA. REF is
-  checked against the genome. Rows that are not scored keep their place with a
-  status: ``not_snv``, ``ref_mismatch``, ``out_of_bounds`` (the window runs past the
+  multi-allelic ALT split into one row per allele), each scored in the task's window
+  (:mod:`~dnabert.interpret.variants.windows`: its width, and for promoter and splice
+  tasks the TSS- or splice-site-relative position and strand), fetched from an
+  indexed genome FASTA. REF is checked against the genome. Rows that are not scored
+  keep their place with a status: ``not_snv``, ``ref_mismatch``, ``out_of_bounds`` (the window runs past the
   chromosome) or ``unknown_chrom``; with ``on_mismatch="error"`` the last three raise
   :class:`~dnabert.io.InputError` naming the VCF line and field instead.
 * :mod:`~dnabert.interpret.variants.mutations` -- DNABERT's own mutation file
   (``idx start end replacement``; 0-based half-open, empty replacement = deletion)
   applied to the sequences of a dataset table.
+* :mod:`~dnabert.interpret.variants.zeroshot` -- no classifier: the pretrained masked LM's
+  log-likelihood ratio of ALT against REF with the k-mers over the site masked.
 
-Shared by all three: :mod:`~dnabert.interpret.variants.scores` (target-class
+Shared by the classifier scores: :mod:`~dnabert.interpret.variants.scores` (target-class
 probabilities and effect columns) and :mod:`~dnabert.interpret.variants.tables`
 (sequence tables in, score tables out).
 
-Command line (:mod:`~dnabert.interpret.variants.cli`):
-``python -m dnabert.interpret.variants {ism,vcf,mutations} ...`` (``--help``).
+Command line: ``dnabert ism``, ``dnabert vcf``, ``dnabert zeroshot``, ``dnabert mutations``
+(:mod:`dnabert.cli`).
 """

@@ -1,10 +1,14 @@
-"""SNVs of a VCF scored in genome windows centred on them, with REF checked against the genome.
+"""SNVs of a VCF scored by a fine-tuned classifier in the task's windows, with REF checked against the genome.
 
 :func:`read_vcf` parses and validates the VCF (one :class:`VcfVariant` per ALT
-allele); :func:`score_vcf` classifies each allele (``ok`` or why it is not scored,
-see :data:`STATUSES`), fetches the reference window of the ``ok`` ones from the
-indexed genome and scores reference and mutant windows in batches of
+allele); :class:`ReferenceWindows` classifies each allele (``ok`` or why it is not
+scored, see :data:`STATUSES`) and fetches its window from the indexed genome, placed
+by a :class:`~dnabert.interpret.variants.windows.VariantWindows` (the task's width,
+and for promoter and splice tasks the TSS- or splice-site-relative position and
+strand; a ``-`` strand window is reverse-complemented and the alleles complemented);
+:func:`score_vcf` scores reference and mutant windows in batches of
 :data:`VCF_CHUNK`; :func:`score_vcf_file` does it for a model directory.
+The zero-shot scores (:mod:`~dnabert.interpret.variants.zeroshot`) read VCFs the same way.
 """
 
 from __future__ import annotations
@@ -34,15 +38,20 @@ from dnabert.interpret.variants.scores import (
     target_probs,
 )
 from dnabert.interpret.variants.tables import write_tsv
+from dnabert.interpret.variants.windows import Placement, VariantWindows, centred
 from dnabert.io import InputError, PathLike, is_gzipped
 from dnabert.lm import kmer
 from dnabert.lm.inference import load_for_inference
+from dnabert.sequence import reverse_complement
 
 log = logging.getLogger(__name__)
 
 VCF_CHUNK = 2048  # variants scored per pass
 STATUSES = ("ok", "not_snv", "ref_mismatch", "out_of_bounds", "unknown_chrom")
-VCF_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status", "prob_ref", "prob_alt", "delta_prob", "log_odds_ratio")
+#: Where each allele was scored: how it was placed, the strand read, the 0-based half-open genome window.
+PLACEMENT_COLUMNS = ("context", "strand", "window_start", "window_end")
+VCF_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status", *PLACEMENT_COLUMNS, "prob_ref", "prob_alt", "delta_prob",
+               "log_odds_ratio")  # fmt: skip
 ON_MISMATCH = ("flag", "error")
 
 # ALT alleles that are valid VCF but not sequence: '*' (overlapping deletion), '.'
@@ -151,16 +160,6 @@ def max_window(model: nn.Module, k: int) -> int:
     return kmers + k - 1
 
 
-def window_bounds(pos: int, window: int) -> tuple[int, int, int]:
-    """0-based half-open ``(start, end, offset)`` of a ``window`` centred on 1-based ``pos``.
-
-    The variant is at ``offset = window // 2`` in the window (the middle for odd windows).
-    """
-    offset = window // 2
-    start = pos - 1 - offset
-    return start, start + window, offset
-
-
 def _chrom_hint(chrom: str, names: Sequence[str]) -> str:
     alias = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
     if alias in names:
@@ -169,47 +168,72 @@ def _chrom_hint(chrom: str, names: Sequence[str]) -> str:
     return f"; it has {shown}"
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A variant checked against the genome: its status and, if placed, its window (oriented) and alleles.
+
+    ``ref``/``alt`` are on the window's strand (complemented on ``-``); ``sequence`` is
+    empty unless the status is ``ok``.
+    """
+
+    status: str
+    placement: Placement | None = None
+    sequence: str = ""
+    ref: str = ""
+    alt: str = ""
+
+
 @dataclass
-class _ReferenceWindows:
-    """Checks each variant against the genome and fetches its reference window; strict mode raises instead."""
+class ReferenceWindows:
+    """Checks each variant against the genome and fetches its window; strict mode raises instead of flagging."""
 
     fasta: pysam.FastaFile
     genome_path: Path
     vcf_path: Path
-    window: int
+    placement: VariantWindows
     strict: bool
     sizes: dict[str, int] = field(init=False)  # chromosome lengths
 
     def __post_init__(self) -> None:
         self.sizes = dict(zip(self.fasta.references, self.fasta.lengths))
 
-    def check(self, variant: VcfVariant) -> tuple[str, str, int]:
-        """``(status, window sequence, variant offset)``; the sequence is empty unless the status is ``ok``."""
+    def _fail(self, variant: VcfVariant, message: str, field_name: str) -> None:
+        if self.strict:
+            raise InputError(self.vcf_path, message, line=variant.line, field=field_name)
+
+    def check(self, variant: VcfVariant) -> Checked:
+        """The variant's status and (status ``ok``) its oriented window sequence and alleles."""
         where = f"{variant.chrom}:{variant.pos}"
         if variant.chrom not in self.sizes:
-            if self.strict:
-                raise InputError(self.vcf_path, f"chromosome {variant.chrom!r} is not in {self.genome_path.name}"
-                                 + _chrom_hint(variant.chrom, self.fasta.references), line=variant.line,
-                                 field="CHROM")  # fmt: skip
-            return "unknown_chrom", "", 0
+            self._fail(variant, f"chromosome {variant.chrom!r} is not in {self.genome_path.name}"
+                       + _chrom_hint(variant.chrom, self.fasta.references), "CHROM")  # fmt: skip
+            return Checked("unknown_chrom")
         if not variant.is_snv:
-            return "not_snv", "", 0
-        start, end, offset = window_bounds(variant.pos, self.window)
+            return Checked("not_snv")
+        place = self.placement.place(variant.chrom, variant.pos - 1)
         size = self.sizes[variant.chrom]
-        if start < 0 or end > size:
-            if self.strict:
-                raise InputError(self.vcf_path, f"the {self.window} bp window centred on {where} ({start + 1}-{end}) "
-                                 f"runs past {variant.chrom} (1-{size} in {self.genome_path.name})",
-                                 line=variant.line, field="POS")  # fmt: skip
-            return "out_of_bounds", "", 0
-        sequence = self.fasta.fetch(variant.chrom, start, end).upper()
-        if sequence[offset] != variant.ref:
-            if self.strict:
-                raise InputError(self.vcf_path, f"REF {variant.ref!r} does not match the genome: "
-                                 f"{self.genome_path.name} has {sequence[offset]!r} at {where}", line=variant.line,
-                                 field="REF")  # fmt: skip
-            return "ref_mismatch", "", 0
-        return "ok", sequence, offset
+        if place.start < 0 or place.end > size:
+            self._fail(variant, f"the {place.end - place.start} bp window of {where} ({place.start + 1}-{place.end}, "
+                       f"{place.context}) runs past {variant.chrom} (1-{size} in {self.genome_path.name})", "POS")  # fmt: skip
+            return Checked("out_of_bounds", place)
+        sequence = self.fasta.fetch(variant.chrom, place.start, place.end).upper()
+        genomic = sequence[variant.pos - 1 - place.start]
+        if genomic != variant.ref:
+            self._fail(variant, f"REF {variant.ref!r} does not match the genome: {self.genome_path.name} has "
+                       f"{genomic!r} at {where}", "REF")  # fmt: skip
+            return Checked("ref_mismatch", place)
+        if place.strand == "-":
+            return Checked("ok", place, reverse_complement(sequence), reverse_complement(variant.ref),
+                           reverse_complement(variant.alt))  # fmt: skip
+        return Checked("ok", place, sequence, variant.ref, variant.alt)
+
+
+def placement_cells(checked: Checked) -> tuple:
+    """The :data:`PLACEMENT_COLUMNS` of a checked variant (empty where it was not placed)."""
+    place = checked.placement
+    if place is None:
+        return "", "", np.nan, np.nan
+    return place.context, place.strand, place.start, place.end
 
 
 # --------------------------------------------------------------------------- scoring
@@ -225,20 +249,22 @@ class _VcfTable:
     prob_alt: list[float] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)  # variants per chromosome missing from the genome
 
-    def add(self, variant: VcfVariant, status: str) -> int:
+    def add(self, variant: VcfVariant, checked: Checked) -> int:
         """Append a row (scores missing for now); returns its index."""
-        self.rows.append((variant.chrom, variant.pos, variant.id, variant.ref, variant.alt))
-        self.status.append(status)
+        self.rows.append((variant.chrom, variant.pos, variant.id, variant.ref, variant.alt, *placement_cells(checked)))
+        self.status.append(checked.status)
         self.prob_ref.append(np.nan)
         self.prob_alt.append(np.nan)
-        if status == "unknown_chrom":
+        if checked.status == "unknown_chrom":
             self.unknown[variant.chrom] = self.unknown.get(variant.chrom, 0) + 1
         return len(self.rows) - 1
 
     def frame(self) -> pd.DataFrame:
         """The columns :data:`VCF_COLUMNS`, in input order."""
-        table = pd.DataFrame(self.rows, columns=["chrom", "pos", "id", "ref", "alt"])
-        table["status"] = self.status
+        table = pd.DataFrame(self.rows, columns=["chrom", "pos", "id", "ref", "alt", *PLACEMENT_COLUMNS])
+        table.insert(5, "status", self.status)
+        for column in ("window_start", "window_end"):
+            table[column] = table[column].astype("Int64")
         for name, values in effect_columns(np.asarray(self.prob_ref), np.asarray(self.prob_alt)).items():
             table[name] = values
         return table
@@ -251,42 +277,48 @@ class _WindowBatch:
     score: Callable[[list[str]], np.ndarray]  # target-class probability of each sequence
     table: _VcfTable
     bar: tqdm
-    pending: list[tuple[int, str, int]] = field(default_factory=list)  # (row, window sequence, variant offset)
+    pending: list[tuple[int, Checked]] = field(default_factory=list)
 
-    def add(self, row: int, sequence: str, offset: int) -> None:
-        self.pending.append((row, sequence, offset))
+    def add(self, row: int, checked: Checked) -> None:
+        self.pending.append((row, checked))
         if len(self.pending) >= VCF_CHUNK:
             self.flush()
 
     def flush(self) -> None:
         """Score the pending windows and their mutants in one pass and fill their rows."""
-        rows, pending = self.table.rows, self.pending
-        refs = {seq: i for i, seq in enumerate(dict.fromkeys(seq for _, seq, _ in pending))}
-        alts = [seq[:offset] + rows[row][4] + seq[offset + 1 :] for row, seq, offset in pending]
+        pending = self.pending
+        refs = {seq: i for i, seq in enumerate(dict.fromkeys(c.sequence for _, c in pending))}
+        alts = [c.sequence[: c.placement.offset] + c.alt + c.sequence[c.placement.offset + 1 :] for _, c in pending]
         probs = self.score([*refs, *alts])
-        for (row, seq, _), p_alt in zip(pending, probs[len(refs) :]):
-            self.table.prob_ref[row], self.table.prob_alt[row] = float(probs[refs[seq]]), float(p_alt)
+        for (row, checked), p_alt in zip(pending, probs[len(refs) :]):
+            self.table.prob_ref[row], self.table.prob_alt[row] = float(probs[refs[checked.sequence]]), float(p_alt)
         self.bar.update(len(pending))
         pending.clear()
 
 
-def _check_arguments(model: nn.Module, k: int, window: int, target_class: int, on_mismatch: str) -> int:
-    """Validate ``on_mismatch``, ``target_class`` and ``window``; returns the target class."""
+def check_width(model: nn.Module, k: int, width: int) -> None:
+    """A window the model takes in one piece: ``k`` to 510 + k - 1 bp."""
+    longest = max_window(model, k)
+    if not k <= width <= longest:
+        raise InputError(None, f"must be between k = {k} and the model's input of {longest} bp, got {width}",
+                         field="window")  # fmt: skip
+
+
+def _check_arguments(model: nn.Module, k: int, width: int, target_class: int, on_mismatch: str) -> int:
+    """Validate ``on_mismatch``, ``target_class`` and the window width; returns the target class."""
     if on_mismatch not in ON_MISMATCH:
         raise ValueError(f"on_mismatch must be one of {', '.join(ON_MISMATCH)}, got {on_mismatch!r}")
     target_class = check_target(model, target_class)
-    longest = max_window(model, k)
-    if not k <= window <= longest:
-        raise InputError(None, f"must be between k = {k} and the model's input of {longest} bp, got {window}",
-                         field="window")  # fmt: skip
+    check_width(model, k, width)
     return target_class
 
 
-def _log_summary(vcf_path: Path, genome_path: Path, result: _VcfTable, table: pd.DataFrame, names: list[str]) -> None:
+def log_summary(vcf_path: Path, genome_path: Path, unknown: dict[str, int], table: pd.DataFrame,
+                names: list[str]) -> None:  # fmt: skip
     """Warn about an empty VCF and unknown chromosomes; log the count of each status."""
-    if not result.rows:
+    if table.empty:
         log.warning("%s: no variants in the VCF", vcf_path)
-    for chrom, count in result.unknown.items():
+    for chrom, count in unknown.items():
         log.warning("%s: %d variants on %r, which is not in %s%s", vcf_path, count, chrom, genome_path.name,
                     _chrom_hint(chrom, names))  # fmt: skip
     counts = table["status"].value_counts()
@@ -300,7 +332,8 @@ def score_vcf(
     vcf_path: PathLike,
     genome_fasta: PathLike,
     *,
-    window: int,
+    window: int | None = None,
+    placement: VariantWindows | None = None,
     target_class: int = 1,
     on_mismatch: str = "flag",
     batch_size: int = 128,
@@ -308,14 +341,17 @@ def score_vcf(
     autocast: Autocast = contextlib.nullcontext,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Score every SNV of a VCF in a ``window``-bp genome window centred on it; one row per ALT allele.
+    """Score every SNV of a VCF in its window (``placement``, or ``window`` bp centred); one row per ALT allele.
 
     Returns the columns :data:`VCF_COLUMNS` in input order; rows that are not scored
     (status other than ``ok``) have empty scores. With ``on_mismatch="error"`` a REF
     that differs from the genome, an unknown chromosome or a window past a chromosome
     end raises :class:`InputError` (VCF file, line, field) instead of being flagged.
     """
-    target_class = _check_arguments(model, k, window, target_class, on_mismatch)
+    if (window is None) == (placement is None):
+        raise ValueError("give exactly one of window or placement")
+    placement = placement or centred(window)
+    target_class = _check_arguments(model, k, placement.width, target_class, on_mismatch)
     vcf_path, genome_path = Path(vcf_path), Path(genome_fasta)
     result = _VcfTable()
     bar = tqdm(desc="score variants", unit="variant", disable=not progress, mininterval=5)
@@ -324,19 +360,19 @@ def score_vcf(
         return target_probs(model, k, sequences, target_class=target_class, batch_size=batch_size, device=device,
                             autocast=autocast)  # fmt: skip
 
-    batch = _WindowBatch(score, result, bar)
-    with open_genome(genome_path) as fasta:
-        windows = _ReferenceWindows(fasta, genome_path, vcf_path, window, strict=on_mismatch == "error")
+    with bar, open_genome(genome_path) as fasta:
+        batch = _WindowBatch(score, result, bar)
+        windows = ReferenceWindows(fasta, genome_path, vcf_path, placement, strict=on_mismatch == "error")
         for variant in read_vcf(vcf_path):
-            status, sequence, offset = windows.check(variant)
-            row = result.add(variant, status)
-            if status == "ok":
-                batch.add(row, sequence, offset)
+            checked = windows.check(variant)
+            row = result.add(variant, checked)
+            if checked.status == "ok":
+                batch.add(row, checked)
         if batch.pending:
             batch.flush()
-    bar.close()
     table = result.frame()
-    _log_summary(vcf_path, genome_path, result, table, list(windows.sizes))
+    log.info("windows: %s", placement.description)
+    log_summary(vcf_path, genome_path, result.unknown, table, list(windows.sizes))
     return table
 
 
@@ -347,6 +383,7 @@ def score_vcf_file(
     out: PathLike,
     *,
     window: int | None = None,
+    placement: VariantWindows | None = None,
     target_class: int = 1,
     on_mismatch: str = "flag",
     batch_size: int = 128,
@@ -355,11 +392,13 @@ def score_vcf_file(
     threads: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """:func:`score_vcf` with a model directory; ``window`` defaults to the model's input (510 + k - 1 bp)."""
+    """:func:`score_vcf` with a model directory; without ``window`` or ``placement``: the model's input, centred."""
     progress = sys.stderr.isatty() if progress is None else progress
     model, k, torch_device, autocast = load_for_inference(model_dir, device, precision, threads)
-    window = window or max_window(model, k)
-    table = score_vcf(model, k, vcf, genome, window=window, target_class=target_class, on_mismatch=on_mismatch,
-                      batch_size=batch_size, device=torch_device, autocast=autocast, progress=progress)  # fmt: skip
+    if placement is None:
+        placement = centred(window or max_window(model, k))
+    table = score_vcf(model, k, vcf, genome, placement=placement, target_class=target_class,
+                      on_mismatch=on_mismatch, batch_size=batch_size, device=torch_device, autocast=autocast,
+                      progress=progress)  # fmt: skip
     write_tsv(table, out)
     return table

@@ -33,21 +33,25 @@ scheduler and every rank's RNG states, state.json) to a temporary directory and
 renames it into place; the newest ``keep_checkpoints`` are kept. A new run
 resumes from the newest checkpoint whose *fingerprint* (everything that shapes
 the trajectory: model, masking, optimizer, batches, seed, corpus, held-out
-chromosomes) matches, and reaches bit-identical weights on CPU. SIGTERM or
-SIGUSR1 (cluster pre-emption) makes every process finish its step, write a
-checkpoint and exit with status 143; rerunning the job continues from there.
+chromosomes) matches and that reads back whole (a truncated newest checkpoint
+is skipped with a warning naming the file, and removed), and reaches
+bit-identical weights on CPU. SIGTERM or SIGUSR1 (cluster pre-emption) makes
+every process finish its step, write a checkpoint and exit with status 143;
+rerunning the job continues from there. The checkpoint format, the fall-back and
+the signal handling are shared with fine-tuning (:mod:`dnabert.lm.checkpointing`).
 
 Outputs: the Hugging Face model directory (config.json, model.safetensors,
 tokenizer), ``metrics.json`` (held-out masked-token loss and accuracy, steps,
-tokens, tokens/s), a CSV training log and a training-curve plot.
+tokens, tokens/s), a CSV training log and a training-curve plot, and, beside
+them, TensorBoard event files of the log's numbers (``tensorboard/``:
+:mod:`dnabert.lm.tensorboard_log`).
 
 Modules: :mod:`~dnabert.lm.pretrain.settings` (the run's settings and outputs),
 :mod:`~dnabert.lm.pretrain.pieces` (the corpus pieces and the held-out split),
 :mod:`~dnabert.lm.pretrain.batches` (length-grouped, masked micro-batches),
 :mod:`~dnabert.lm.pretrain.objective` (the MLM loss and held-out evaluation),
 :mod:`~dnabert.lm.pretrain.distributed` (the process group),
-:mod:`~dnabert.lm.pretrain.checkpoints` (save, resume, prune),
-:mod:`~dnabert.lm.pretrain.signals` (SIGTERM/SIGUSR1 pre-emption),
+:mod:`~dnabert.lm.pretrain.checkpoints` (what a checkpoint holds; save and resume on every rank),
 :mod:`~dnabert.lm.pretrain.loop` (the optimisation loop),
 :mod:`~dnabert.lm.pretrain.history` (the training log and its plot),
 :mod:`~dnabert.lm.pretrain.pipeline` (:func:`~dnabert.lm.pretrain.pipeline.train`, one run end to end),

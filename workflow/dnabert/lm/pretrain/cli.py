@@ -13,9 +13,9 @@ from pathlib import Path
 import torch.distributed as dist
 
 from dnabert.io import InputError
+from dnabert.lm.checkpointing import PREEMPTED_EXIT, Preempted
 from dnabert.lm.pretrain.pipeline import train
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
-from dnabert.lm.pretrain.signals import PREEMPTED_EXIT, Preempted
 
 log = logging.getLogger("dnabert.lm.pretrain")
 
@@ -35,6 +35,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--history", required=True, type=Path, help="output training log (CSV)")
     parser.add_argument("--plot", required=True, type=Path, help="output training-curve PNG")
     parser.add_argument("--checkpoints", required=True, type=Path, help="checkpoint directory (kept for resuming)")
+    parser.add_argument("--tensorboard", type=Path, default=None, help="TensorBoard event-file folder (default: none)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (split among CPU processes)")
     return parser.parse_args(argv)
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     text = Path(args.settings[1:]).read_text() if args.settings.startswith("@") else args.settings
     try:
         settings = PretrainSettings.from_config(json.loads(text), args.kmer)
-        outputs = Outputs(args.model, args.metrics, args.history, args.plot, args.checkpoints)
+        outputs = Outputs(args.model, args.metrics, args.history, args.plot, args.checkpoints, args.tensorboard)
         train(settings, args.corpus, outputs, args.dev_chromosomes, device=args.device, threads=args.threads)
     except Preempted as stopped:
         log.warning("%s; rerun to resume", stopped)

@@ -1,4 +1,4 @@
-"""The training log: its columns and rows, the summary of its training losses, and its training-curve plot."""
+"""The training log: its columns and rows, their TensorBoard tags, the summary of its losses, its plot."""
 
 from __future__ import annotations
 
@@ -12,10 +12,22 @@ HISTORY_FIELDS = (
     "eval_loss", "eval_accuracy", "tokens_per_s", "padding_fraction",
 )
 
+#: TensorBoard tag of each logged number (the CSV log's columns).
+BOARD_TAGS = {
+    "train_loss": "train/loss", "train_accuracy": "train/masked_accuracy", "eval_loss": "held_out/loss",
+    "eval_accuracy": "held_out/masked_accuracy", "lr": "optimizer/lr", "mask_rate": "masking/rate",
+    "tokens_per_s": "speed/tokens_per_s", "padding_fraction": "speed/padding_fraction",
+}  # fmt: skip
+
 
 def history_row(state: TrainState, values: dict[str, Any]) -> dict[str, Any]:
     """A log row at the current step: step, tokens and elapsed seconds, then ``values``."""
     return {"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed, 3), **values}
+
+
+def board_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A log row's numbers under their TensorBoard tags."""
+    return {tag: row[key] for key, tag in BOARD_TAGS.items() if row.get(key) is not None}
 
 
 def train_summary(history: list[dict]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dnabert.io import InputError
+from dnabert.lm.checkpointing import Preempted, StopSignal
 from dnabert.lm.loading import Prefetcher
 from dnabert.lm.masking import seeded_generator
 from dnabert.lm.pretrain.batches import BatchPlan, MicroBatch, TrainingData, make_micro_batch
@@ -36,10 +37,10 @@ from dnabert.lm.pretrain.checkpoints import (
     write_checkpoint,
 )
 from dnabert.lm.pretrain.distributed import Dist
-from dnabert.lm.pretrain.history import HISTORY_FIELDS, history_row
+from dnabert.lm.pretrain.history import HISTORY_FIELDS, board_values, history_row
 from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
-from dnabert.lm.pretrain.signals import Preempted, StopSignal
+from dnabert.lm.tensorboard_log import ScalarLog
 from dnabert.lm.training import Precision, param_groups, write_history
 
 log = logging.getLogger("dnabert.lm.pretrain")
@@ -82,6 +83,7 @@ class Loop:
     scaler: torch.amp.GradScaler  # fp16 loss scaling (disabled for bf16 and fp32)
     steps: int
     bar: tqdm
+    board: ScalarLog  # TensorBoard scalars of the log rows (rank 0)
 
 
 @dataclass
@@ -114,9 +116,13 @@ def train_loop(
     steps: int,
     progress: bool,
     on_step: Callable[[int], None] | None,
+    board: ScalarLog | None = None,
 ) -> TrainState:
-    """The optimisation loop with checkpoint/resume; returns the final progress."""
-    loop, live = _start(settings, data, objective, outputs, ctx, precision, steps, progress)
+    """The optimisation loop with checkpoint/resume; returns the final progress.
+
+    ``board`` (opened here, fresh or at the resumed step) receives every log row's numbers.
+    """
+    loop, live = _start(settings, data, objective, outputs, ctx, precision, steps, progress, board or ScalarLog(None))
     feed = Prefetcher(_batch_jobs(loop, live.progress), partial(_build_step, loop), settings.prefetch, ctx.device)
     with feed, StopSignal() as stop:
         while live.progress.step < steps:
@@ -150,6 +156,7 @@ def _start(
     precision: Precision,
     steps: int,
     progress: bool,
+    board: ScalarLog,
 ) -> tuple[Loop, LoopState]:
     """Optimizer, schedule, batch plan and fingerprint; the resumed (or fresh) progress; the training engine."""
     optimizer, scheduler = _optimizer(settings, objective.model, ctx, steps)
@@ -159,11 +166,12 @@ def _start(
     torch.manual_seed(settings.seed * 1_000_003 + ctx.rank)
     scaler = precision.grad_scaler()
     state, resumed = _resume(settings, objective.model, optimizer, scheduler, scaler, plan, outputs, fp, ctx, steps)
+    board.open(state.step if resumed else None)
     engine = _engine(objective, settings, ctx)
     live = LoopState(state, Window.start(ctx.device), time.monotonic(), state.step if resumed else -1)
     bar = tqdm(total=steps, initial=state.step, desc="pretrain", unit="step", disable=not (progress and ctx.main))
     loop = Loop(settings, data, plan, objective, engine, optimizer, scheduler, outputs, fp, ctx, precision, scaler,
-                steps, bar)  # fmt: skip
+                steps, bar, board)  # fmt: skip
     return loop, live
 
 
@@ -198,9 +206,9 @@ def _resume(
     if resume is not None:
         state = read_checkpoint(resume, model, optimizer, scheduler, ctx, settings.seed, scaler)
         plan.epoch_starts = list(state.epoch_starts)
-        log.info("resuming from %s (step %d of %d)", resume, state.step, steps)
+        log.info("resuming from %s (step %d of %d)", resume.path, state.step, steps)
     if state.step > steps:
-        raise InputError(resume, f"checkpoint is at step {state.step}, beyond the configured {steps} steps")
+        raise InputError(resume.path, f"checkpoint is at step {state.step}, beyond the configured {steps} steps")
     return state, resume is not None
 
 
@@ -312,6 +320,7 @@ def _record(loop: Loop, live: LoopState, result: StepResult) -> None:
         row.update(_evaluation_row(loop, state.step))
     if row:
         state.history.append(history_row(state, row))
+        loop.board.scalars(board_values(row), state.step)
 
 
 def _log_due(loop: Loop, step: int, stop: bool) -> bool:

@@ -23,8 +23,10 @@ from dnabert.lm.pretrain.distributed import Dist, init_distributed
 from dnabert.lm.pretrain.history import HISTORY_FIELDS, history_row, plot_history, train_summary
 from dnabert.lm.pretrain.loop import Autocast, train_loop
 from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
+from dnabert.lm.checkpointing import sweep_temporaries
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
 from dnabert.lm.packing import check_packable
+from dnabert.lm.tensorboard_log import ScalarLog
 from dnabert.lm.training import precision_for, write_history
 
 log = logging.getLogger("dnabert.lm.pretrain")
@@ -44,7 +46,7 @@ def train(
     """Pretrain (or resume, or only evaluate a loaded model) and write all outputs; return the metrics.
 
     ``on_step(step)`` is called after every completed optimizer step (tests use it to
-    simulate pre-emption). Raises :class:`~dnabert.lm.pretrain.signals.Preempted` after a
+    simulate pre-emption). Raises :class:`~dnabert.lm.checkpointing.Preempted` after a
     signal-triggered checkpoint.
     """
     previous_threads = torch.get_num_threads()
@@ -77,13 +79,20 @@ def _train(
         "packed" if settings.packing else "padded",
     )
     objective, n_params = _objective(settings, ctx)
+    if ctx.main:  # what an atomic write killed by SIGKILL left behind
+        sweep_temporaries([outputs.model, outputs.metrics, outputs.history, outputs.plot])
 
     state = TrainState()
     steps = settings.steps if (settings.continue_pretraining or not settings.pretrained) else 0
-    if steps:
-        state = train_loop(settings, data, objective, outputs, ctx, chosen, steps, progress, on_step)
-
-    final_eval = _final_evaluation(objective, data, settings, ctx, autocast, state)
+    board = ScalarLog(outputs.tensorboard if ctx.main else None)
+    try:
+        if steps:
+            state = train_loop(settings, data, objective, outputs, ctx, chosen, steps, progress, on_step, board)
+        final_eval = _final_evaluation(objective, data, settings, ctx, autocast, state)
+        board.scalars({"held_out/loss": final_eval["loss"], "held_out/masked_accuracy": final_eval["accuracy"]},
+                      state.step)  # fmt: skip
+    finally:
+        board.close()
     metrics = _metrics(settings, data, objective.model, n_params, state, final_eval, ctx, precision)
     if ctx.main:
         _write_outputs(outputs, settings, objective.model, state, final_eval, metrics)

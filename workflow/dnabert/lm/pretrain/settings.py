@@ -167,10 +167,11 @@ class Outputs:
     history: Path
     plot: Path
     checkpoints: Path
+    tensorboard: Path | None = None  # TensorBoard event files (None: none written)
 
     @classmethod
     def under(cls, directory: PathLike) -> Outputs:
         """The standard layout under one directory (results/pretrain/)."""
         directory = Path(directory)
         return cls(directory / "model", directory / "metrics.json", directory / "training_log.csv",
-                   directory / "loss.png", directory / "checkpoints")
+                   directory / "loss.png", directory / "checkpoints", directory / "tensorboard")
