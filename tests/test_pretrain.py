@@ -361,11 +361,14 @@ def _fake_slurm(bin_dir: Path) -> dict[str, str]:
     (bin_dir / "scontrol").write_text("#!/bin/sh\necho 127.0.0.1\n")  # show hostnames: the first node
     for tool in ("srun", "scontrol"):
         (bin_dir / tool).chmod(0o755)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    job_id = port - 29500 if port >= 29500 else port + 20000 * ((29500 - port) // 20000 + 1) - 29500
-    assert 29500 + job_id % 20000 == port
+    for port in np.random.default_rng().permutation(np.arange(29500, 49500)).tolist():  # the launcher's port range
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
+    job_id = port - 29500  # the launcher listens on 29500 + SLURM_JOB_ID % 20000
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": str(job_id),
             "SLURM_JOB_NODELIST": "node[1-2]"}  # fmt: skip
 
