@@ -1,15 +1,17 @@
-"""MLM pretraining: batching, resume determinism (signal, crash, truncated checkpoint), TensorBoard, DDP on CPU
-with gloo, pretrained start."""
+"""MLM pretraining: batching, packing, prefetching, resume determinism (signal, crash, truncated checkpoint),
+TensorBoard, DDP on CPU with gloo (one node, and two torchrun agents as on two SLURM nodes), pretrained start."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from dnabert.lm.corpus import CorpusSettings, build_corpus
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
 from dnabert.lm.pretrain.batches import BatchPlan, make_micro_batch
+from dnabert.lm.pretrain.objective import MaskedLMObjective
 from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
@@ -114,6 +117,63 @@ def test_micro_batch_gathers_pieces_and_masks_only_real_tokens(corpus):
     assert batch.real_tokens == int(store.lengths[pieces].sum())
 
 
+def test_packed_micro_batch_has_the_padded_masks_and_loss(corpus):
+    """Packed: the same masked tokens and targets, and the same loss and gradients (fp32, 1e-5)."""
+    store = PieceStore(corpus)
+    train_ids, _, _ = split_pieces(store, DEV, eval_pieces=5, seed=1)
+    plan = BatchPlan(train_ids, store.lengths[train_ids], 2048, seed=2)
+    model = new_model(6, replace(SETTINGS.model, layers=2), seed=3)
+    objective = MaskedLMObjective(model).eval()  # no dropout: the two layouts draw different dropout masks
+    mixed = 0
+    for position in range(6):
+        padded = make_micro_batch(store, plan.at(position), 6, 0.15, seeded_generator(1, position))
+        packed = make_micro_batch(store, plan.at(position), 6, 0.15, seeded_generator(1, position), packed=True)
+        mixed += len(packed.layout.runs) > 1
+        lengths = store.lengths[plan.at(position)]
+        assert packed.input_ids.shape == (int(lengths.sum()),) and packed.padded_tokens == packed.real_tokens
+        assert torch.equal(packed.targets, padded.targets)
+        real = padded.input_ids.reshape(-1)[padded.attention_mask.reshape(-1).bool()] if padded.attention_mask \
+            is not None else padded.input_ids.reshape(-1)
+        assert torch.equal(packed.input_ids, real)  # every replacement ([MASK], random, kept) is the padded one's
+        assert torch.equal(packed.input_ids[packed.positions], padded.input_ids.reshape(-1)[padded.positions])
+        results = []
+        for batch in (padded, packed):
+            objective.zero_grad()
+            loss, correct = objective(batch.input_ids, batch.attention_mask, batch.positions, batch.targets,
+                                      batch.layout)
+            loss.backward()
+            grads = {name: p.grad.clone() for name, p in objective.named_parameters() if p.grad is not None}
+            results.append((loss.detach(), correct, grads))
+        (loss_a, correct_a, grads_a), (loss_b, correct_b, grads_b) = results
+        torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=0)
+        assert correct_a == correct_b
+        for name in grads_a:
+            torch.testing.assert_close(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-6, msg=name)
+    assert mixed, "no micro-batch mixed piece lengths"
+
+
+def test_prefetched_micro_batches_are_the_synchronous_ones(corpus):
+    """The background thread builds exactly the batches (pieces, masks, rates) the step would build itself."""
+    from dnabert.lm.loading import Prefetcher
+
+    store = PieceStore(corpus)
+    train_ids, _, _ = split_pieces(store, DEV, eval_pieces=5, seed=1)
+    plan = BatchPlan(train_ids, store.lengths[train_ids], 1024, seed=2)
+    jobs = [(position, 0.15 if position < 20 else 0.2) for position in range(40)]  # beyond one epoch
+
+    def build(job):
+        position, rate = job
+        return make_micro_batch(store, plan.at(position), 6, rate, seeded_generator(5, position))
+
+    synchronous = list(Prefetcher(jobs, build, depth=0))
+    with Prefetcher(jobs, build, depth=3) as feed:
+        ahead = list(feed)
+    assert len(ahead) == len(synchronous) == 40 and len(plan.epoch(0)) < 40
+    for a, b in zip(synchronous, ahead):
+        assert torch.equal(a.input_ids, b.input_ids) and torch.equal(a.positions, b.positions)
+        assert torch.equal(a.targets, b.targets)
+
+
 # --------------------------------------------------------------------------- training, resume
 
 
@@ -180,6 +240,28 @@ def assert_same_weights(reference_dir: Path, resumed_dir: Path) -> None:
     assert all(torch.equal(reference[key], resumed[key]) for key in reference)
 
 
+def test_prefetching_keeps_the_weights_and_packing_keeps_the_trajectory(corpus, uninterrupted, tmp_path):
+    """Batches built in the step (prefetch 0) give the prefetched run's weights bit for bit; packed pieces give
+    the padded run's weights to float rounding (dropout off: the layouts draw different dropout masks)."""
+    synchronous = train(replace(SETTINGS, prefetch=0), corpus, Outputs.under(tmp_path / "sync"), DEV, threads=1,
+                        progress=False)
+    reference = _weights(uninterrupted[0] / "model")
+    assert all(torch.equal(reference[key], value) for key, value in _weights(tmp_path / "sync" / "model").items())
+    assert synchronous["eval"] == uninterrupted[1]["eval"]
+    no_dropout = replace(SETTINGS, model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0))
+    runs = {}
+    for packing in (False, True):
+        runs[packing] = train(replace(no_dropout, packing=packing), corpus, Outputs.under(tmp_path / str(packing)),
+                              DEV, threads=1, progress=False)
+    assert runs[True]["padding_fraction"] == 0 < runs[False]["padding_fraction"]
+    assert runs[True]["tokens"] == runs[False]["tokens"]
+    assert runs[True]["eval"]["masked_tokens"] == runs[False]["eval"]["masked_tokens"]
+    assert runs[True]["eval"]["loss"] == pytest.approx(runs[False]["eval"]["loss"], rel=1e-4)
+    padded, packed = _weights(tmp_path / "False" / "model"), _weights(tmp_path / "True" / "model")
+    for key in padded:
+        torch.testing.assert_close(packed[key], padded[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
 def test_truncated_newest_checkpoint_is_skipped_and_named(corpus, uninterrupted, tmp_path, caplog):
     """A newest checkpoint cut short (the job killed while it was flushed) is skipped; the older one resumes."""
     outputs = Outputs.under(tmp_path)
@@ -208,34 +290,115 @@ def test_checkpoints_of_other_settings_are_not_resumed(corpus, tmp_path):
     assert metrics["resumed_from_step"] == 2
 
 
-def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, tmp_path):
-    """torchrun, 2 processes x 1 micro-batch == 1 process x 2 micro-batches (dropout off)."""
-    settings = replace(
-        SETTINGS, steps=4, model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0), gradient_accumulation=1
-    )
+# Two processes x 1 micro-batch must match 1 process x 2 micro-batches (dropout off).
+DDP_SETTINGS = replace(SETTINGS, steps=16, checkpoint_every_steps=2, eval_every_steps=100, gradient_accumulation=1,
+                       model=replace(SETTINGS.model, dropout=0.0, attention_dropout=0.0))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def one_process(corpus, tmp_path_factory) -> tuple[Path, dict]:
+    """The reference of the DDP tests: one process with twice the accumulation."""
+    out = tmp_path_factory.mktemp("one_process")
+    metrics = train(replace(DDP_SETTINGS, gradient_accumulation=2), corpus, Outputs.under(out), DEV, threads=1,
+                    progress=False)  # fmt: skip
+    return out, metrics
+
+
+def _pretrain_arguments(corpus: Path, out: Path, settings: PretrainSettings) -> list[str]:
     section = {key: value for key, value in asdict(settings).items() if key != "k"}
+    return ["dnabert.lm.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
+            "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
+            "--model", str(out / "model"), "--metrics", str(out / "metrics.json"), "--history", str(out / "log.csv"),
+            "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt")]  # fmt: skip
+
+
+def _assert_matches_one_process(out: Path, one_process: tuple[Path, dict]) -> dict:
+    metrics = json.loads((out / "metrics.json").read_text())
+    single_dir, single = one_process
+    assert metrics["processes"] == 2 and metrics["steps"] == DDP_SETTINGS.steps
+    assert single["tokens"] == metrics["tokens"]
+    assert metrics["eval"]["masked_tokens"] == single["eval"]["masked_tokens"]
+    reference, distributed = _weights(single_dir / "model"), _weights(out / "model")
+    for key in reference:
+        torch.testing.assert_close(distributed[key], reference[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert metrics["eval"]["loss"] == pytest.approx(single["eval"]["loss"], rel=1e-4)
+    return metrics
+
+
+def test_ddp_on_cpu_with_gloo_matches_one_process(corpus, one_process, tmp_path):
+    """torchrun --standalone (pretrain.gpus: 2 on one node), 2 processes x 1 micro-batch."""
     out = tmp_path / "ddp"
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "dnabert.lm.pretrain", "--corpus", str(corpus), "--kmer", "6", "--settings", json.dumps(section),
-        "--dev-chromosomes", *DEV, "--device", "cpu", "--threads", "2",
-        "--model", str(out / "model"), "--metrics", str(out / "metrics.json"),
-        "--history", str(out / "log.csv"), "--plot", str(out / "loss.png"), "--checkpoints", str(out / "ckpt"),
-    ]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+               *_pretrain_arguments(corpus, out, DDP_SETTINGS)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
-    ddp_metrics = json.loads((out / "metrics.json").read_text())
-    assert ddp_metrics["processes"] == 2 and ddp_metrics["steps"] == 4
+    _assert_matches_one_process(out, one_process)
 
-    single = train(replace(settings, gradient_accumulation=2), corpus, Outputs.under(tmp_path / "one"), DEV,
-                   threads=1, progress=False)
-    assert single["tokens"] == ddp_metrics["tokens"]
-    assert ddp_metrics["eval"]["masked_tokens"] == single["eval"]["masked_tokens"]
-    reference, distributed = _weights(tmp_path / "one" / "model"), _weights(out / "model")
-    for key in reference:
-        torch.testing.assert_close(distributed[key], reference[key], rtol=1e-4, atol=1e-5, msg=key)
-    assert ddp_metrics["eval"]["loss"] == pytest.approx(single["eval"]["loss"], rel=1e-4)
+
+FAKE_SRUN = """#!{python}
+# srun on one machine: one copy of the command per node (SLURM_NODEID, SLURM_PROCID), the job's signals ignored
+# (SLURM signals every process of the step itself); exits with the first failure.
+import os, signal, subprocess, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+args = sys.argv[1:]
+nodes = int(args[args.index("--nodes") + 1])
+while args[0].startswith("-"):
+    args = args[1:] if "=" in args[0] else args[2:]
+copies = [subprocess.Popen(args, env={{**os.environ, "SLURM_NODEID": str(i), "SLURM_PROCID": str(i)}})
+          for i in range(nodes)]
+codes = [copy.wait() for copy in copies]
+sys.exit(next((code for code in codes if code), 0))
+"""
+
+
+def _fake_slurm(bin_dir: Path) -> dict[str, str]:
+    """srun and scontrol stand-ins on PATH, and a job id whose rendezvous port is free."""
+    import socket
+
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(FAKE_SRUN.format(python=sys.executable))
+    (bin_dir / "scontrol").write_text("#!/bin/sh\necho 127.0.0.1\n")  # show hostnames: the first node
+    for tool in ("srun", "scontrol"):
+        (bin_dir / tool).chmod(0o755)
+    for port in np.random.default_rng().permutation(np.arange(29500, 49500)).tolist():  # the launcher's port range
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
+    job_id = port - 29500  # the launcher listens on 29500 + SLURM_JOB_ID % 20000
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": str(job_id),
+            "SLURM_JOB_NODELIST": "node[1-2]"}  # fmt: skip
+
+
+def test_two_nodes_under_slurm_match_one_process_and_resume(corpus, one_process, tmp_path):
+    """pretrain.nodes: 2 as the rule runs it (srun + one torchrun agent per node, c10d rendezvous on the first
+    node), here two agents on 127.0.0.1 with gloo: stopped by SIGTERM, resumed, the weights of one process."""
+    from dnabert.lm.pretrain.launch import launcher
+
+    out = tmp_path / "nodes"
+    prefix = launcher(shlex.quote(sys.executable), gpus=0, nodes=2, threads=1)
+    command = f"{prefix} {shlex.join(_pretrain_arguments(corpus, out, DDP_SETTINGS))}"
+    assert command.startswith("srun --nodes 2 ") and "--rdzv_backend c10d" in command
+    env = {**os.environ, **_fake_slurm(tmp_path / "bin"), "PYTHONPATH": str(REPO / "workflow"), "OMP_NUM_THREADS": "1"}
+
+    first = subprocess.Popen(["bash", "-c", command], env=env, start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (out / "ckpt" / "step_00000002").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGTERM)  # SLURM pre-emption: every process of the job
+    log_text = first.communicate(timeout=120)[0]
+    assert first.returncode != 0 and not (out / "metrics.json").exists(), log_text[-4000:]
+    stopped_at = max(int(p.name.split("_")[1]) for p in (out / "ckpt").iterdir() if p.name.startswith("step_"))
+    assert 2 <= stopped_at < DDP_SETTINGS.steps, log_text[-4000:]
+
+    second = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-4000:]
+    metrics = _assert_matches_one_process(out, one_process)
+    assert metrics["resumed_from_step"] == stopped_at
 
 
 # --------------------------------------------------------------------------- pretrained, settings, CLI

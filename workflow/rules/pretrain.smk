@@ -1,5 +1,6 @@
 # MLM pretraining of the k-mer BERT on the corpus: DNABERT span masking, length-
-# grouped batches, checkpoint/resume, DDP via torchrun when given several GPUs.
+# grouped batches, checkpoint/resume, DDP via torchrun when given several GPUs
+# (srun + torchrun across pretrain.nodes SLURM nodes).
 # Logic in dnabert.lm.pretrain (python -m dnabert.lm.pretrain).
 import json
 from pathlib import Path
@@ -28,7 +29,7 @@ rule pretrain_mlm:
         "../../envs/pretrain.yaml"
     threads: PRETRAIN["threads"]
     resources:
-        gpu=PRETRAIN["gpus"],
+        **pretrain_resources(),
     params:
         launcher=pretrain_launcher(),
         package=str(Path(workflow.basedir) / "workflow"),

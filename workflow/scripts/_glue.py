@@ -17,13 +17,14 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnabert.gpus import for_job  # noqa: E402
 from dnabert.job import run_job  # noqa: E402
 
 
 def run(snakemake, main: Callable[[], None]) -> None:
-    """Run ``main`` as the rule's job; exit with its status (0, 1 failed, 143 terminated)."""
+    """Run ``main`` as the rule's job (a GPU job on its own GPU(s): dnabert.gpus); exit with its status (0, 1 failed, 143 terminated)."""
     status = run_job(
-        main,
+        for_job(snakemake.resources, main),
         outputs=[str(path) for path in snakemake.output],
         log_files=[snakemake.log[0]] if snakemake.log else [],
         name=f"rule {snakemake.rule}",

@@ -1,16 +1,29 @@
-"""What pretraining and fine-tuning share: the device, mixed precision, AdamW parameter groups, the CSV log."""
+"""What pretraining and fine-tuning share: the device, mixed precision, AdamW parameter groups, the CSV log.
+
+Precision (:func:`select_precision`): ``auto`` is bf16 autocast on a GPU with native
+bfloat16 (compute capability 8.0 and up: A100, H100, L4, RTX 30xx/40xx), fp16
+autocast with a dynamic loss scale (:class:`torch.amp.GradScaler`) on an older GPU
+(V100, T4), and fp32 on a CPU. An explicit ``bf16``, ``fp16`` or ``fp32`` is honoured
+where the device can do it; ``bf16`` on a GPU without native bfloat16 is an error
+(torch would emulate it slowly) that names the card and suggests ``fp16``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from dnabert.io import PathLike, atomic_path
+from dnabert.io import InputError, PathLike, atomic_path
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+Autocast = Callable[[], contextlib.AbstractContextManager]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -22,12 +35,85 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def autocast_for(device: torch.device, precision: str) -> tuple[Callable[[], contextlib.AbstractContextManager], str]:
-    """bf16 autocast on CUDA (``auto`` or ``bf16``), full precision otherwise."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
-    return contextlib.nullcontext, "fp32"
+# --------------------------------------------------------------------------- precision
 
+
+@dataclass(frozen=True)
+class DeviceCapabilities:
+    """What the precision choice needs to know about a device."""
+
+    type: str  # torch device type: cuda, cpu, ...
+    name: str  # e.g. "NVIDIA H100 80GB HBM3", "cpu"
+    bf16: bool  # native bfloat16 (not emulated)
+
+
+def device_capabilities(device: torch.device) -> DeviceCapabilities:
+    """The capabilities of a real device (CUDA: name and native bf16 support; CPU: bf16 autocast works)."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.cuda.device(index):
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return DeviceCapabilities("cuda", torch.cuda.get_device_name(index), native)
+    return DeviceCapabilities(device.type, device.type, True)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A chosen precision: its name, autocast dtype (None: fp32) and whether the loss is scaled (fp16)."""
+
+    name: str  # bf16, fp16 or fp32
+    device_type: str
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return DTYPES.get(self.name)
+
+    @property
+    def scaled(self) -> bool:
+        """fp16 gradients underflow without a dynamic loss scale."""
+        return self.name == "fp16"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """A fresh autocast context (a no-op for fp32)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A dynamic loss scaler for fp16; for bf16 and fp32 a disabled one (scale, unscale_, step pass through)."""
+        return torch.amp.GradScaler(self.device_type, enabled=self.scaled)
+
+
+def select_precision(requested: str, device: DeviceCapabilities, field: str = "precision") -> Precision:
+    """The precision to train or predict with: ``auto`` chosen for the device, explicit values checked."""
+    if requested not in PRECISIONS:
+        raise InputError(None, f"must be one of {', '.join(PRECISIONS)}, got {requested!r}", field=field)
+    if requested == "auto":
+        if device.type != "cuda":
+            return Precision("fp32", device.type)
+        return Precision("bf16" if device.bf16 else "fp16", device.type)
+    if requested == "bf16" and device.type == "cuda" and not device.bf16:
+        raise InputError(
+            None,
+            f"bf16 needs a GPU with native bfloat16 (compute capability 8.0 or newer); {device.name} has none: "
+            "use fp16 (loss-scaled) or auto",
+            field=field,
+        )
+    return Precision(requested, device.type)
+
+
+def precision_for(device: torch.device, requested: str = "auto", field: str = "precision") -> Precision:
+    """:func:`select_precision` for a real device."""
+    return select_precision(requested, device_capabilities(device), field)
+
+
+def autocast_for(device: torch.device, precision: str) -> tuple[Autocast, str]:
+    """The autocast context factory of ``precision`` on ``device`` and the chosen precision's name (inference)."""
+    chosen = precision_for(device, precision)
+    return chosen.autocast, chosen.name
+
+
+# --------------------------------------------------------------------------- optimiser, log
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """AdamW groups: no weight decay on biases and LayerNorm weights (as BERT and DNABERT); tied weights once."""

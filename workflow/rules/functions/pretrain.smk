@@ -4,6 +4,8 @@ import sys
 
 from snakemake.settings.types import DeploymentMethod
 
+from dnabert.lm.pretrain.launch import job_resources, launcher
+
 PRETRAIN = config["pretrain"]
 
 
@@ -27,14 +29,17 @@ def pretrain_inputs(wildcards):
 
 
 def pretrain_settings():
-    """The pretrain: section as the job reads it (a Hub id replaced by its fetched directory)."""
-    if not PRETRAIN["pretrained"]:
-        return PRETRAIN
-    return {**PRETRAIN, "pretrained": model_input(PRETRAIN["pretrained"])}
+    """The pretrain: section as the job reads it: a Hub id replaced by its fetched
+    directory, overwrite left out (so switching it reruns nothing)."""
+    settings = {key: value for key, value in PRETRAIN.items() if key != "overwrite"}
+    if settings["pretrained"]:
+        settings["pretrained"] = model_input(settings["pretrained"])
+    return settings
 
 
 def pretrain_launcher():
-    """`python -m`, or torchrun (DDP, one process per GPU) when more than one GPU is configured.
+    """`python -m` (claiming the job's GPU slot), torchrun on one node (DDP, one process
+    per GPU) or srun + torchrun across pretrain.nodes nodes: dnabert.lm.pretrain.launch.
 
     Under --use-conda the environment's python is on PATH; otherwise the Python running
     Snakemake (the virtualenv's) is used, whatever PATH holds.
@@ -43,14 +48,12 @@ def pretrain_launcher():
         DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
     )
     python = "python" if with_conda else shlex.quote(sys.executable)
-    if PRETRAIN["gpus"] > 1:
-        return f"{python} -m torch.distributed.run --standalone --nproc_per_node {PRETRAIN['gpus']} -m"
-    return f"{python} -m"
+    return launcher(python, PRETRAIN["gpus"], PRETRAIN["nodes"], PRETRAIN["threads"])
 
 
-def pretrain_settings():
-    """The pretrain: section as the job takes it; overwrite is left out, so switching it reruns nothing."""
-    return {key: value for key, value in PRETRAIN.items() if key != "overwrite"}
+def pretrain_resources():
+    """gpu (per job) on one node; nodes and per-node gres (SLURM) across several."""
+    return job_resources(PRETRAIN["gpus"], PRETRAIN["nodes"])
 
 
 def pretrain_model_output():

@@ -135,6 +135,8 @@ class Checkpointer:
             return
         training = {"optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
                     "rng": rng_state(run.device)}  # fmt: skip
+        if run.scaler is not None and run.scaler.is_enabled():
+            training["scaler"] = run.scaler.state_dict()  # fp16 loss scale
         write_checkpoint(self.directory, state.step, {"fingerprint": self.fingerprint, **state.progress()},
                          modules={"model": run.model}, tensors={"best": state.best_state} if state.best_state else {},
                          training=training, keep=self.keep)  # fmt: skip
@@ -150,6 +152,8 @@ class Checkpointer:
         load_weights(run.model, loaded.tensors["model"], loaded.path / "model.safetensors")
         run.optimizer.load_state_dict(loaded.training["optimizer"])
         run.scheduler.load_state_dict(loaded.training["scheduler"])
+        if run.scaler is not None and run.scaler.is_enabled() and "scaler" in loaded.training:
+            run.scaler.load_state_dict(loaded.training["scaler"])
         set_rng_state(loaded.training["rng"], run.device)
         state = TrainState.restored(loaded.state, loaded.tensors.get("best"))
         self.saved_step = state.step

@@ -5,7 +5,9 @@ Each epoch is a seeded permutation of the training rows cut into pools of
 order is shuffled (length bucketing); each batch is padded only to its longest row
 (dynamic padding, rounded up to a multiple of 8). Batch ``i`` of epoch ``e`` is a pure
 function of ``(seed, e)``, so a run resumed at optimizer step ``s`` continues with
-exactly the batches an uninterrupted run would use (:func:`training_batches`).
+exactly the batches an uninterrupted run would use (:func:`training_batches`). The batches
+are built ``PREFETCH`` ahead of the step in a background thread, and pinned on CUDA
+(:func:`prefetched_batches`, :mod:`dnabert.lm.loading`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from dnabert.io import PathLike
 from dnabert.lm import kmer
 from dnabert.lm.evaluation import Split, read_task
 from dnabert.lm.inference import Encoded, encode
+from dnabert.lm.loading import Prefetcher
 from dnabert.sequence import reverse_complement
 
 log = logging.getLogger("dnabert.lm.finetune")
 
 POOL_BATCHES = 50  # batches per length-sorting pool
+PREFETCH = 2  # training batches prepared ahead of the step (0: in the step)
 
 
 @dataclass
@@ -97,6 +101,9 @@ class Batch:
     def size(self) -> int:
         return int(self.rows.size)
 
+    def pin_memory(self) -> Batch:
+        return Batch(self.rows, self.input_ids.pin_memory(), self.attention_mask.pin_memory(), self.labels.pin_memory())
+
 
 def make_batch(data: TaskData, rows: np.ndarray) -> Batch:
     """The tensors of some training rows (dynamic padding)."""
@@ -112,3 +119,11 @@ def training_batches(data: TaskData, batch_size: int, seed: int, start_step: int
         for rows in epoch_batches(lengths, batch_size, seed, epoch)[offset:]:
             yield make_batch(data, rows)
         epoch, offset = epoch + 1, 0
+
+
+def prefetched_batches(
+    data: TaskData, batch_size: int, seed: int, start_step: int, device: torch.device
+) -> Prefetcher[Batch, Batch]:
+    """:func:`training_batches`, built ``PREFETCH`` ahead in a background thread (pinned for CUDA)."""
+    return Prefetcher(training_batches(data, batch_size, seed, start_step), lambda batch: batch, PREFETCH, device,
+                      name="finetune-batches")  # fmt: skip

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from dnabert.lm.checkpointing import Preempted, StopSignal
 from dnabert.lm.evaluation import evaluate
 from dnabert.lm.finetune.checkpoints import Checkpointer, TrainState
-from dnabert.lm.finetune.data import Batch, training_batches
+from dnabert.lm.finetune.data import Batch, prefetched_batches
 from dnabert.lm.finetune.run import Training, format_value
 from dnabert.lm.tensorboard_log import ScalarLog
 from dnabert.metrics import SCALAR_METRICS, is_better
@@ -35,14 +35,18 @@ def train_step(run: Training, state: TrainState, batch: Batch) -> tuple[float, f
     """One optimiser step on one batch of training rows; its loss and learning rate."""
     tick = time.perf_counter()
     lr = run.optimizer.param_groups[0]["lr"]
+    scaler = run.scaler or torch.amp.GradScaler(run.device.type, enabled=False)
     with run.autocast():
-        inputs = {"input_ids": batch.input_ids.to(run.device), "attention_mask": batch.attention_mask.to(run.device)}
+        inputs = {"input_ids": batch.input_ids.to(run.device, non_blocking=True),
+                  "attention_mask": batch.attention_mask.to(run.device, non_blocking=True)}  # fmt: skip
         logits = run.model(**inputs).logits
-    loss = torch.nn.functional.cross_entropy(logits.float(), batch.labels.to(run.device))
-    loss.backward()
+    loss = torch.nn.functional.cross_entropy(logits.float(), batch.labels.to(run.device, non_blocking=True))
+    scaler.scale(loss).backward()
     if run.settings.max_grad_norm > 0:
+        scaler.unscale_(run.optimizer)  # fp16: clip the true gradients
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.settings.max_grad_norm)
-    run.optimizer.step()
+    scaler.step(run.optimizer)  # fp16: skipped when the scaled gradients overflowed
+    scaler.update()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
     value = float(loss.detach())
@@ -103,8 +107,8 @@ def train(run: Training, state: TrainState, saver: Checkpointer, board: ScalarLo
     run.model.train()
     state.started = time.perf_counter()
     try:
-        with StopSignal() as stop:
-            batches = training_batches(run.data, run.settings.batch_size, run.seed, state.step)
+        batches = prefetched_batches(run.data, run.settings.batch_size, run.seed, state.step, run.device)
+        with batches, StopSignal() as stop:
             while not state.finished(run):
                 loss, lr = train_step(run, state, next(batches))
                 board.scalars({"train/loss": loss, "optimizer/lr": lr}, state.step)

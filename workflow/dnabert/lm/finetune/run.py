@@ -20,7 +20,7 @@ from dnabert.lm.finetune.data import TaskData, steps_per_epoch
 from dnabert.lm.finetune.model import add_lora, build_classifier
 from dnabert.lm.finetune.settings import FinetuneSettings
 from dnabert.lm.inference import Autocast, predict_encoded
-from dnabert.lm.training import autocast_for, param_groups, resolve_device
+from dnabert.lm.training import param_groups, precision_for, resolve_device
 
 log = logging.getLogger("dnabert.lm.finetune")
 
@@ -40,8 +40,8 @@ def setup_device(device: str, threads: int | None, precision: str) -> tuple[torc
     if torch_device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    autocast, precision = autocast_for(torch_device, precision)
-    return torch_device, autocast, precision
+    chosen = precision_for(torch_device, precision, field="finetune.precision")
+    return torch_device, chosen.autocast, chosen.name
 
 
 @dataclass
@@ -62,6 +62,7 @@ class Training:
     per_epoch: int  # optimizer steps per epoch
     total: int  # planned optimizer steps
     eval_every: int  # steps between dev evaluations
+    scaler: torch.amp.GradScaler | None = None  # fp16 loss scaling (disabled for bf16 and fp32)
 
     def epoch_of(self, step: int) -> float:
         return round(step / self.per_epoch, 3)
@@ -108,8 +109,9 @@ def build_training(
     log.info("%s seed %d: %d training rows, %d steps (%d per epoch), warm-up %d, dev every %d steps, %s on %s",
              task, seed, len(data.encoded["train"]), total, per_epoch, warmup_steps, eval_every, precision,
              torch_device)  # fmt: skip
+    scaler = torch.amp.GradScaler(torch_device.type, enabled=precision == "fp16")
     return Training(settings, data, model, optimizer, scheduler, torch_device, autocast, precision, task, seed, k,
-                    per_epoch, total, eval_every)  # fmt: skip
+                    per_epoch, total, eval_every, scaler)  # fmt: skip
 
 
 def format_value(value: float | None) -> str:

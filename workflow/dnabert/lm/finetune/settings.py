@@ -11,6 +11,7 @@ from dnabert.config.finetune import RULE_KEYS
 from dnabert.io import InputError, PathLike
 from dnabert.lm.inference import AGGREGATES
 from dnabert.lm.models import ModelSettings
+from dnabert.lm.training import PRECISIONS
 from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS
 
 INITS = ("pretrained", "released", "scratch")
@@ -108,7 +109,7 @@ class FinetuneSettings:
             "overflow": self.overflow in ("split", "truncate"),
             "aggregate": self.aggregate in AGGREGATES,
             "eval_batch_size": self.eval_batch_size >= 1,
-            "precision": self.precision in ("auto", "fp32", "bf16"),
+            "precision": self.precision in PRECISIONS,
             "both_strands": isinstance(self.both_strands, bool),
             "checkpoint_every_steps": self.checkpoint_every_steps is None or self.checkpoint_every_steps >= 1,
             "checkpoint_every_minutes": self.checkpoint_every_minutes > 0,

@@ -24,7 +24,9 @@ the stop and checkpoint flags), so gradients are the exact token mean whatever
 the split. The MLM head (transform + 4^k-way decoder) runs only at the masked
 positions, gathered from the encoder output. AdamW (no decay on biases and
 LayerNorm), linear warm-up then linear decay to zero, gradient clipping,
-bf16 autocast on CUDA and fp32 on CPU, optional ``torch.compile``.
+``precision`` (auto: bf16 autocast on GPUs with bf16, loss-scaled fp16 on older ones, fp32 on CPU),
+optional ``torch.compile``. The coming steps' micro-batches are built ahead in a background thread
+(``prefetch``); ``packing`` trains on unpadded packed micro-batches (:mod:`dnabert.lm.packing`).
 
 Checkpoints. Every ``checkpoint_every_steps`` steps, every
 ``checkpoint_every_minutes`` minutes and at the end, rank 0 writes
@@ -55,6 +57,7 @@ Modules: :mod:`~dnabert.lm.pretrain.settings` (the run's settings and outputs),
 :mod:`~dnabert.lm.pretrain.loop` (the optimisation loop),
 :mod:`~dnabert.lm.pretrain.history` (the training log and its plot),
 :mod:`~dnabert.lm.pretrain.pipeline` (:func:`~dnabert.lm.pretrain.pipeline.train`, one run end to end),
-:mod:`~dnabert.lm.pretrain.cli` (the command line; ``__main__`` runs it).
+:mod:`~dnabert.lm.pretrain.cli` (the command line; ``__main__`` runs it),
+:mod:`~dnabert.lm.pretrain.launch` (the rule's command: one process, torchrun, srun + torchrun on several nodes).
 All of them log to ``dnabert.lm.pretrain``.
 """

@@ -1,6 +1,9 @@
 """Micro-batches: length-grouped epochs, gathering and masking, the held-out batches, the data of a run.
 
-Micro-batch ``i`` of a run is a pure function of ``(seed, i)`` (:class:`BatchPlan`).
+Micro-batch ``i`` of a run is a pure function of ``(seed, i)`` (:class:`BatchPlan`). It is
+masked in its padded (rows, width) form, so a packed micro-batch (``packed=True``: the
+real tokens as one stream, :mod:`dnabert.lm.packing`) carries exactly the masks and
+targets of the padded one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from dnabert.io import InputError, PathLike
 from dnabert.lm.corpus import MANIFEST
 from dnabert.lm.masking import mask_tokens
+from dnabert.lm.packing import PackedLayout, pack_rows
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.settings import PretrainSettings
 
@@ -96,37 +100,56 @@ class BatchPlan:
 
 @dataclass
 class MicroBatch:
-    """One masked micro-batch, ready for the model (CPU tensors until :meth:`to`)."""
+    """One masked micro-batch, ready for the model (CPU tensors until :meth:`to`).
+
+    Padded: ``input_ids`` (rows, width) and ``attention_mask`` (None without padding).
+    Packed: ``input_ids`` (T,) of the real tokens, ``layout`` where each piece sits, no mask.
+    """
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor | None
-    positions: torch.Tensor  # flat (row * L + col) indices of the masked tokens
+    positions: torch.Tensor  # flat indices of the masked tokens (row * width + col, or into the packed stream)
     targets: torch.Tensor  # their original ids
     real_tokens: int
-    padded_tokens: int
+    padded_tokens: int  # tokens the model computes on (= real_tokens when packed)
+    layout: PackedLayout | None = None
 
     @property
     def masked(self) -> int:
         return int(self.targets.numel())
 
+    def pin_memory(self) -> MicroBatch:
+        """The same batch in page-locked memory (so the copy to a GPU can overlap compute)."""
+        pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
+        return replace(self, input_ids=pin(self.input_ids), attention_mask=pin(self.attention_mask),
+                       positions=pin(self.positions), targets=pin(self.targets),
+                       layout=None if self.layout is None else self.layout.pin_memory())  # fmt: skip
+
     def to(self, device: torch.device) -> MicroBatch:
+        """On ``device``: non-blocking copies (from pinned memory when :meth:`pin_memory` was applied)."""
         if device.type == "cpu":
             return self
-        move = lambda t: None if t is None else t.pin_memory().to(device, non_blocking=True)  # noqa: E731
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return replace(self, input_ids=move(self.input_ids), attention_mask=move(self.attention_mask),
-                       positions=move(self.positions), targets=move(self.targets))
+                       positions=move(self.positions), targets=move(self.targets),
+                       layout=None if self.layout is None else self.layout.to(device, non_blocking=True))  # fmt: skip
 
 
 def make_micro_batch(
-    store: PieceStore, pieces: np.ndarray, k: int, rate: float, generator: torch.Generator
+    store: PieceStore, pieces: np.ndarray, k: int, rate: float, generator: torch.Generator, packed: bool = False
 ) -> MicroBatch:
-    """Gather, pad and span-mask one micro-batch."""
+    """Gather, pad and span-mask one micro-batch; ``packed``: then keep only the real tokens, as one stream."""
     ids, lengths = store.gather(pieces)
     input_ids = torch.from_numpy(ids)
     batch = mask_tokens(input_ids, k, rate, generator)
     positions = torch.nonzero(batch.masked.reshape(-1), as_tuple=False).squeeze(1)
     targets = input_ids.reshape(-1)[positions]
     real = int(lengths.sum())
+    if packed:
+        stream, index, layout = pack_rows(batch.input_ids, lengths)
+        where = torch.full((ids.size,), -1, dtype=torch.int64)
+        where[index] = torch.arange(index.numel())
+        return MicroBatch(stream, None, where[positions], targets, real, real, layout)
     attention = None
     if real != ids.size:
         attention = torch.from_numpy((np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64))

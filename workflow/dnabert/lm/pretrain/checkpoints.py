@@ -92,10 +92,16 @@ def write_checkpoint(
     rng_states: list[dict[str, torch.Tensor]],
     fp: str,
     keep: int,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> Path:
-    """Write ``step_NNNNNNNN/`` (model.safetensors, training.pt, state.json) atomically; prune old ones."""
+    """Write ``step_NNNNNNNN/`` (model.safetensors, training.pt, state.json) atomically; prune old ones.
+
+    An enabled fp16 loss scaler's state goes into ``training.pt`` too.
+    """
     payload = {"fingerprint": fp, "world_size": len(rng_states), **asdict(state)}
     training = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states}
+    if scaler is not None and scaler.is_enabled():
+        training["scaler"] = scaler.state_dict()
     return write_step_directory(directory, state.step, payload, modules={"model": model}, training=training,
                                 keep=keep)  # fmt: skip
 
@@ -107,12 +113,15 @@ def read_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     ctx: Dist,
     seed: int,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> TrainState:
-    """Restore model, optimizer, scheduler and this process's RNG from a loaded checkpoint; return its progress."""
+    """Restore model, optimizer, scheduler, the fp16 loss scale and this process's RNG; return the progress."""
     payload, extra = loaded.state, loaded.training
     load_weights(model, loaded.tensors.get("model", {}), loaded.path / "model.safetensors")
     optimizer.load_state_dict(extra["optimizer"])
     scheduler.load_state_dict(extra["scheduler"])
+    if scaler is not None and scaler.is_enabled() and "scaler" in extra:
+        scaler.load_state_dict(extra["scaler"])
     if len(extra["rng"]) == ctx.world:
         set_rng_state(extra["rng"][ctx.rank], ctx.device)
     else:  # a different number of processes: dropout streams restart, seeded by step and rank

@@ -3,6 +3,9 @@
 :func:`train_loop` sets up (optimizer, schedule, batch plan, resume, DDP/compile), then repeats
 :func:`_step` (one optimizer step), :func:`_record` (log and evaluation rows) and, when due,
 :func:`_checkpoint`. What changes from step to step lives in :class:`LoopState`; the rest in :class:`Loop`.
+The micro-batches of the coming steps are built and masked ``prefetch`` steps ahead in a background
+thread (:class:`dnabert.lm.loading.Prefetcher`; pinned on CUDA), exactly as the step would build them.
+fp16 scales the loss (:class:`torch.amp.GradScaler`); bf16 and fp32 pass through a disabled scaler.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -21,6 +25,7 @@ from tqdm.auto import tqdm
 
 from dnabert.io import InputError
 from dnabert.lm.checkpointing import Preempted, StopSignal
+from dnabert.lm.loading import Prefetcher
 from dnabert.lm.masking import seeded_generator
 from dnabert.lm.pretrain.batches import BatchPlan, MicroBatch, TrainingData, make_micro_batch
 from dnabert.lm.pretrain.checkpoints import (
@@ -36,7 +41,7 @@ from dnabert.lm.pretrain.history import HISTORY_FIELDS, board_values, history_ro
 from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
 from dnabert.lm.tensorboard_log import ScalarLog
-from dnabert.lm.training import param_groups, write_history
+from dnabert.lm.training import Precision, param_groups, write_history
 
 log = logging.getLogger("dnabert.lm.pretrain")
 
@@ -74,7 +79,8 @@ class Loop:
     outputs: Outputs
     fp: str
     ctx: Dist
-    autocast: Autocast
+    precision: Precision
+    scaler: torch.amp.GradScaler  # fp16 loss scaling (disabled for bf16 and fp32)
     steps: int
     bar: tqdm
     board: ScalarLog  # TensorBoard scalars of the log rows (rank 0)
@@ -106,7 +112,7 @@ def train_loop(
     objective: MaskedLMObjective,
     outputs: Outputs,
     ctx: Dist,
-    autocast: Autocast,
+    precision: Precision,
     steps: int,
     progress: bool,
     on_step: Callable[[int], None] | None,
@@ -116,10 +122,11 @@ def train_loop(
 
     ``board`` (opened here, fresh or at the resumed step) receives every log row's numbers.
     """
-    loop, live = _start(settings, data, objective, outputs, ctx, autocast, steps, progress, board or ScalarLog(None))
-    with StopSignal() as stop:
+    loop, live = _start(settings, data, objective, outputs, ctx, precision, steps, progress, board or ScalarLog(None))
+    feed = Prefetcher(_batch_jobs(loop, live.progress), partial(_build_step, loop), settings.prefetch, ctx.device)
+    with feed, StopSignal() as stop:
         while live.progress.step < steps:
-            result = _step(loop, live, stop)
+            result = _step(loop, live, stop, feed)
             _record(loop, live, result)
             if result.stop:
                 _checkpoint(loop, live)
@@ -146,7 +153,7 @@ def _start(
     objective: MaskedLMObjective,
     outputs: Outputs,
     ctx: Dist,
-    autocast: Autocast,
+    precision: Precision,
     steps: int,
     progress: bool,
     board: ScalarLog,
@@ -157,13 +164,14 @@ def _start(
     fp = fingerprint(settings, data.store, data.dev_chromosomes, ctx.world)
     # Dropout streams differ per process but are reproducible.
     torch.manual_seed(settings.seed * 1_000_003 + ctx.rank)
-    state, resumed = _resume(settings, objective.model, optimizer, scheduler, plan, outputs, fp, ctx, steps)
+    scaler = precision.grad_scaler()
+    state, resumed = _resume(settings, objective.model, optimizer, scheduler, scaler, plan, outputs, fp, ctx, steps)
     board.open(state.step if resumed else None)
     engine = _engine(objective, settings, ctx)
     live = LoopState(state, Window.start(ctx.device), time.monotonic(), state.step if resumed else -1)
     bar = tqdm(total=steps, initial=state.step, desc="pretrain", unit="step", disable=not (progress and ctx.main))
-    loop = Loop(settings, data, plan, objective, engine, optimizer, scheduler, outputs, fp, ctx, autocast, steps, bar,
-                board)  # fmt: skip
+    loop = Loop(settings, data, plan, objective, engine, optimizer, scheduler, outputs, fp, ctx, precision, scaler,
+                steps, bar, board)  # fmt: skip
     return loop, live
 
 
@@ -185,6 +193,7 @@ def _resume(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
     plan: BatchPlan,
     outputs: Outputs,
     fp: str,
@@ -195,7 +204,7 @@ def _resume(
     state = TrainState()
     resume = shared_resumable(outputs.checkpoints, fp, ctx)
     if resume is not None:
-        state = read_checkpoint(resume, model, optimizer, scheduler, ctx, settings.seed)
+        state = read_checkpoint(resume, model, optimizer, scheduler, ctx, settings.seed, scaler)
         plan.epoch_starts = list(state.epoch_starts)
         log.info("resuming from %s (step %d of %d)", resume.path, state.step, steps)
     if state.step > steps:
@@ -219,12 +228,12 @@ def _engine(objective: MaskedLMObjective, settings: PretrainSettings, ctx: Dist)
 # --------------------------------------------------------------------------- one step
 
 
-def _step(loop: Loop, live: LoopState, stop: StopSignal) -> StepResult:
+def _step(loop: Loop, live: LoopState, stop: StopSignal, feed: Iterator[list[MicroBatch]]) -> StepResult:
     """One optimizer step over this process's micro-batches; advances the progress and the interval window."""
     started = time.perf_counter()
     settings, ctx, state, window = loop.settings, loop.ctx, live.progress, live.window
     rate = settings.masking.rate_at(state.step, loop.steps)
-    batches = _micro_batches(loop, state.consumed + ctx.rank * settings.gradient_accumulation, rate)
+    batches = [batch.to(ctx.device) for batch in next(feed)]
     due = ctx.main and (time.monotonic() - live.last_checkpoint_time) >= settings.checkpoint_every_minutes * 60
     total_masked, stop_flag, time_flag, step_tokens, step_padded = ctx.sum(
         [sum(b.masked for b in batches), float(stop.received is not None), float(due),
@@ -239,6 +248,8 @@ def _step(loop: Loop, live: LoopState, stop: StopSignal) -> StepResult:
     window.masked += total_masked
     window.tokens += step_tokens
     window.padded += step_padded
+    if ctx.device.type == "cuda" and _log_due(loop, state.step, bool(stop_flag)):
+        torch.cuda.synchronize(ctx.device)  # the interval's queued GPU work counts in its time (once per log row)
     seconds = time.perf_counter() - started
     window.seconds += seconds
     state.elapsed += seconds
@@ -246,14 +257,24 @@ def _step(loop: Loop, live: LoopState, stop: StopSignal) -> StepResult:
     return StepResult(rate, lr, bool(stop_flag), bool(time_flag))
 
 
-def _micro_batches(loop: Loop, first: int, rate: float) -> list[MicroBatch]:
-    """Micro-batches ``first + [0, gradient_accumulation)`` of the run, masked at ``rate``, on the device."""
+def _batch_jobs(loop: Loop, start: TrainState) -> Iterator[tuple[int, float]]:
+    """For each remaining step: this process's first micro-batch position and the step's mask rate."""
+    settings, ctx = loop.settings, loop.ctx
+    consumed = start.consumed
+    for step in range(start.step, loop.steps):
+        yield consumed + ctx.rank * settings.gradient_accumulation, settings.masking.rate_at(step, loop.steps)
+        consumed += ctx.world * settings.gradient_accumulation
+
+
+def _build_step(loop: Loop, job: tuple[int, float]) -> list[MicroBatch]:
+    """Micro-batches ``first + [0, gradient_accumulation)`` of the run, masked at ``rate`` (on the CPU)."""
+    first, rate = job
     settings = loop.settings
     return [
         make_micro_batch(loop.data.store, loop.plan.at(position), settings.k, rate,
-                         seeded_generator(settings.seed, position)).to(loop.ctx.device)
+                         seeded_generator(settings.seed, position), packed=settings.packing)
         for position in range(first, first + settings.gradient_accumulation)
-    ]
+    ]  # fmt: skip
 
 
 def _backward(loop: Loop, batches: list[MicroBatch], scale: float, window: Window) -> None:
@@ -261,20 +282,26 @@ def _backward(loop: Loop, batches: list[MicroBatch], scale: float, window: Windo
     for i, batch in enumerate(batches):
         defer_sync = loop.ctx.active and i < len(batches) - 1
         with loop.engine.no_sync() if defer_sync else contextlib.nullcontext():
-            with loop.autocast():
-                loss, correct = loop.engine(batch.input_ids, batch.attention_mask, batch.positions, batch.targets)
-            (loss * scale).backward()
+            with loop.precision.autocast():
+                loss, correct = loop.engine(batch.input_ids, batch.attention_mask, batch.positions, batch.targets,
+                                            batch.layout)  # fmt: skip
+            loop.scaler.scale(loss * scale).backward()
         window.loss += loss.detach().double()
         window.correct += correct.detach().double()
 
 
 def _apply_gradients(loop: Loop) -> float:
-    """Clip, step the optimizer and the schedule, clear the gradients; return the learning rate stepped with."""
+    """Unscale (fp16), clip, step the optimizer and the schedule, clear the gradients; return the learning rate.
+
+    fp16: the scaler skips a step whose gradients overflowed (and lowers the scale).
+    """
     max_grad_norm = loop.settings.optimizer.max_grad_norm
     if max_grad_norm > 0:
+        loop.scaler.unscale_(loop.optimizer)
         torch.nn.utils.clip_grad_norm_(loop.objective.model.parameters(), max_grad_norm)
     lr = loop.optimizer.param_groups[0]["lr"]
-    loop.optimizer.step()
+    loop.scaler.step(loop.optimizer)
+    loop.scaler.update()
     loop.scheduler.step()
     loop.optimizer.zero_grad(set_to_none=True)
     return lr
@@ -287,13 +314,18 @@ def _record(loop: Loop, live: LoopState, result: StepResult) -> None:
     """Append the step's log row: interval means when due (and on a stop), held-out metrics when due."""
     state, settings = live.progress, loop.settings
     row: dict[str, Any] = {}
-    if state.step % settings.log_every_steps == 0 or state.step == loop.steps or result.stop:
+    if _log_due(loop, state.step, result.stop):
         row = _interval_row(loop, live, result)
     if state.step % settings.eval_every_steps == 0 and state.step < loop.steps:
         row.update(_evaluation_row(loop, state.step))
     if row:
         state.history.append(history_row(state, row))
         loop.board.scalars(board_values(row), state.step)
+
+
+def _log_due(loop: Loop, step: int, stop: bool) -> bool:
+    """Whether (1-based) ``step`` ends a logging interval: every ``log_every_steps``, the last step, a stop."""
+    return step % loop.settings.log_every_steps == 0 or step == loop.steps or stop
 
 
 def _interval_row(loop: Loop, live: LoopState, result: StepResult) -> dict[str, Any]:
@@ -320,7 +352,8 @@ def _interval_row(loop: Loop, live: LoopState, result: StepResult) -> dict[str, 
 
 def _evaluation_row(loop: Loop, step: int) -> dict[str, Any]:
     """Held-out loss and accuracy now."""
-    result = evaluate(loop.objective, loop.data.store, loop.data.held_out, loop.settings, loop.ctx, loop.autocast)
+    result = evaluate(loop.objective, loop.data.store, loop.data.held_out, loop.settings, loop.ctx,
+                      loop.precision.autocast)  # fmt: skip
     log.info("step %d: held-out loss %.4f, accuracy %.3f", step, result["loss"], result["accuracy"])
     return {"eval_loss": round(result["loss"], 5), "eval_accuracy": round(result["accuracy"], 5)}
 
@@ -338,7 +371,7 @@ def _checkpoint(loop: Loop, live: LoopState) -> None:
     states = gathered_rng_states(loop.ctx)
     if loop.ctx.main:
         write_checkpoint(loop.outputs.checkpoints, loop.objective.model, loop.optimizer, loop.scheduler, state, states,
-                         loop.fp, loop.settings.keep_checkpoints)
+                         loop.fp, loop.settings.keep_checkpoints, loop.scaler)  # fmt: skip
         write_history(loop.outputs.history, state.history, HISTORY_FIELDS)
     loop.ctx.barrier()
     live.last_checkpoint_time = time.monotonic()

@@ -25,8 +25,9 @@ from dnabert.lm.pretrain.loop import Autocast, train_loop
 from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
 from dnabert.lm.checkpointing import sweep_temporaries
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
+from dnabert.lm.packing import check_packable
 from dnabert.lm.tensorboard_log import ScalarLog
-from dnabert.lm.training import autocast_for, write_history
+from dnabert.lm.training import precision_for, write_history
 
 log = logging.getLogger("dnabert.lm.pretrain")
 
@@ -70,10 +71,12 @@ def _train(
     ctx = _join(device)
     progress = sys.stderr.isatty() if progress is None else progress
     data = load_training_data(corpus, settings, dev_chromosomes)
-    autocast, precision = autocast_for(ctx.device, settings.precision)
+    chosen = precision_for(ctx.device, settings.precision, field="pretrain.precision")
+    autocast, precision = chosen.autocast, chosen.name
     log.info(
-        "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s",
+        "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s, %s batches",
         corpus, data.train_ids.size, data.eval_ids.size, data.eval_source, ctx.device, ctx.world, precision,
+        "packed" if settings.packing else "padded",
     )
     objective, n_params = _objective(settings, ctx)
     if ctx.main:  # what an atomic write killed by SIGKILL left behind
@@ -84,7 +87,7 @@ def _train(
     board = ScalarLog(outputs.tensorboard if ctx.main else None)
     try:
         if steps:
-            state = train_loop(settings, data, objective, outputs, ctx, autocast, steps, progress, on_step, board)
+            state = train_loop(settings, data, objective, outputs, ctx, chosen, steps, progress, on_step, board)
         final_eval = _final_evaluation(objective, data, settings, ctx, autocast, state)
         board.scalars({"held_out/loss": final_eval["loss"], "held_out/masked_accuracy": final_eval["accuracy"]},
                       state.step)  # fmt: skip
@@ -116,6 +119,8 @@ def _objective(settings: PretrainSettings, ctx: Dist) -> tuple[MaskedLMObjective
         model = new_model(settings.k, settings.model, settings.seed)
     if model.config.max_position_embeddings < kmer.MAX_TOKENS:
         raise InputError(settings.pretrained, "max_position_embeddings below 512", field="max_position_embeddings")
+    if settings.packing:
+        check_packable(model.bert)
     model.to(ctx.device)
     objective = MaskedLMObjective(model).to(ctx.device)
     n_params = count_parameters(model)

@@ -9,6 +9,9 @@ from typing import Any
 from dnabert.io import InputError, PathLike
 from dnabert.lm import kmer
 from dnabert.lm.models import ModelSettings
+from dnabert.lm.training import PRECISIONS
+
+RULE_KEYS = ("gpus", "nodes", "threads", "overwrite")  # pretrain: keys that shape the job, not the training
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ class PretrainSettings:
     log_every_steps: int = 50
     compile: bool = False
     precision: str = "auto"
+    packing: bool = False
+    prefetch: int = 2
     seed: int = 42
     pretrained: str | None = None
     continue_pretraining: bool = True
@@ -111,14 +116,16 @@ class PretrainSettings:
             )
         if self.checkpoint_every_minutes <= 0:
             raise InputError(None, "must be positive", field="checkpoint_every_minutes")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise InputError(None, f"must be auto, fp32 or bf16, got {self.precision!r}", field="precision")
+        if self.precision not in PRECISIONS:
+            raise InputError(None, f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}", field="precision")
+        if self.prefetch < 0:
+            raise InputError(None, f"must be at least 0, got {self.prefetch!r}", field="prefetch")
 
     @classmethod
     def from_config(cls, section: dict[str, Any], k: int) -> PretrainSettings:
-        """Settings from the config's ``pretrain:`` mapping (``gpus``, ``threads``, ``overwrite`` belong to the rule)."""
+        """Settings from the config's ``pretrain:`` mapping (``gpus``, ``nodes``, ``threads`` and ``overwrite`` belong to the rule)."""
         section = dict(section)
-        for key in ("gpus", "threads", "overwrite"):
+        for key in RULE_KEYS:
             section.pop(key, None)
         nested = {"model": ModelSettings, "masking": MaskingSettings, "optimizer": OptimizerSettings}
         known = {f.name for f in fields(cls)} - {"k"}
@@ -138,11 +145,16 @@ class PretrainSettings:
         return cls(**values)
 
     def fingerprint_fields(self) -> dict[str, Any]:
-        """The settings that shape the training trajectory (not logging, checkpointing or compilation)."""
+        """The settings that shape the training trajectory (not logging, checkpointing, compilation or prefetching).
+
+        ``packing: false`` is left out, so checkpoints written before the key existed still resume.
+        """
         data = asdict(self)
         for name in ("checkpoint_every_steps", "checkpoint_every_minutes", "keep_checkpoints", "eval_every_steps",
-                     "eval_pieces", "log_every_steps", "compile", "gradient_accumulation"):
+                     "eval_pieces", "log_every_steps", "compile", "gradient_accumulation", "prefetch"):
             data.pop(name)
+        if not data["packing"]:
+            data.pop("packing")
         return data
 
 
