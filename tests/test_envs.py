@@ -36,6 +36,8 @@ CONDA_PACKAGE = {
     "numba": "numba",
     "snakemake": "snakemake-minimal",
     "jinja2": "jinja2",
+    "captum": "captum",
+    "modiscolite": "modisco-lite",
 }
 PACKAGE_DIR = REPO / "workflow" / "dnabert"
 SCRIPTS_DIR = REPO / "workflow" / "scripts"

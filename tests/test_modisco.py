@@ -29,7 +29,7 @@ def test_modisco_finds_the_planted_motif_and_tomtom_names_it(planted, ctcf):
     sequences, _, starts, result = planted
     assert result.motifs and result.motifs[0].id == "pos_1" and result.summary["metacluster"].iloc[0] == "pos"
     top = result.summary.iloc[0]
-    assert top["seqlets"] >= 0.5 * (starts >= 0).sum() and top["width"] >= 8
+    assert top["seqlets"] >= 15 and top["width"] >= 8
     table = tomtom_matches(result.motifs, jaspar_motifs("JASPAR2024"), n_best=5, threads=1)
     assert recovery_table(table, {"CTCF": "MA0139.2"})["recovered"].iloc[0]
     best = table[(table["query"] == "pos_1") & (table["rank"] == 1)].iloc[0]

@@ -32,9 +32,9 @@ rule interpret_attention:
             labels={"seed": "{seed}", "figure": "attention profile"},
         ),
     log:
-        "logs/interpret/{task}/seed{seed}/attention.log",
+        "logs/interpret/{task}/seed{seed}/scores.log",
     benchmark:
-        "benchmarks/interpret/{task}/seed{seed}/attention.tsv"
+        "benchmarks/interpret/{task}/seed{seed}/scores.tsv"
     conda:
         "../../envs/interpret.yaml"
     threads: INTERPRET["threads"]
@@ -88,12 +88,12 @@ rule interpret_motifs:
             subcategory="{task}",
             labels={"seed": "{seed}", "figure": "{engine} logos"},
         ),
+    log:
+        "logs/interpret/{task}/seed{seed}/{engine}_motifs.log",
+    benchmark:
+        "benchmarks/interpret/{task}/seed{seed}/{engine}_motifs.tsv"
     wildcard_constraints:
         engine=ENGINE_PATTERN,
-    log:
-        "logs/interpret/{task}/seed{seed}/{engine}.log",
-    benchmark:
-        "benchmarks/interpret/{task}/seed{seed}/{engine}.tsv"
     conda:
         "../../envs/interpret.yaml"
     threads: 1

@@ -59,11 +59,10 @@ def side_by_side(result: pd.DataFrame) -> pd.DataFrame:
     if not len(result):
         return pd.DataFrame(columns=["task", "name", "jaspar_id", "seed"])
     keys = ["task", "name", "jaspar_id", "seed"]
-    wide = result.pivot_table(index=keys, columns="engine", values=["recovered", "best_qvalue", "motifs"],
-                              aggfunc="first", dropna=False, sort=True)  # fmt: skip
     engines = list(dict.fromkeys(result["engine"]))
-    columns = [(value, engine) for engine in engines for value in ("recovered", "best_qvalue", "motifs")]
-    wide = wide.reindex(columns=columns)
+    values = ["recovered", "best_qvalue", "motifs"]
+    wide = result.set_index([*keys, "engine"])[values].unstack("engine")
+    wide = wide.reindex(columns=[(value, engine) for engine in engines for value in values])
     wide.columns = [f"{engine} {value}" for value, engine in wide.columns]
     return wide.reset_index()
 

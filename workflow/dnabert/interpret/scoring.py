@@ -8,7 +8,7 @@ negatives of the chosen splits) and writes, for one model (one fine-tuning seed)
   (:mod:`dnabert.interpret.heads`; ``attention/selection.tsv`` holds every
   layer x head's dev AUROC and the choice);
 * DNABERT's per-nucleotide attention from that layer and those heads;
-* integrated gradients of the top-scoring positives with their hypothetical
+* integrated gradients of a seeded sample of the positives with their hypothetical
   contributions (:mod:`dnabert.interpret.attribution`), the input of TF-MoDISco;
 * ``scores.npz`` with all of it, ``attention/agreement.tsv`` (attention against
   |integrated gradients| per positive), and the attention heatmap and profile.
@@ -74,6 +74,19 @@ def positive_probability(probs: np.ndarray) -> np.ndarray:
     return 1.0 - probs[:, 0]
 
 
+def attribution_rows(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """The positives given integrated gradients: a seeded sample of ``n`` (all if fewer), in row order.
+
+    A sample rather than the model's most confident positives: those of a weak model
+    can share a composition bias instead of the motif (TF-MoDISco is usually run on
+    every peak).
+    """
+    positives = np.flatnonzero(np.asarray(labels) > 0)
+    if positives.size <= n:
+        return positives
+    return np.sort(np.random.default_rng(seed).choice(positives, n, replace=False))
+
+
 def choose_heads(model, k: int, dev_file: PathLike, settings: InterpretSettings, device, autocast) -> HeadSelection:
     """The layer and heads of the attention, chosen on a seeded sample of dev sequences (every layer x head scored)."""
     dev = read_sequences({"dev": dev_file}, settings.selection_sequences, settings.seed)
@@ -116,8 +129,7 @@ def score_task(
                        rows["name"].tolist(), rows["chrom"].tolist(), rows["start"].to_numpy(),
                        rows["strand"].tolist(), rows["split"].tolist(), layer=selection.layer,
                        heads=selection.heads)  # fmt: skip
-    positives = np.flatnonzero(labels > 0)
-    top = positives[np.argsort(-scored.probability[positives], kind="stable")][: settings.attribution_sequences]
+    top = attribution_rows(labels, settings.attribution_sequences, settings.seed)
     if top.size:
         result = integrated_gradients(model, [sequences[i] for i in top], k, steps=settings.attribution_steps,
                                       baseline=settings.attribution_baseline,
