@@ -56,7 +56,7 @@ def kmer_total(per_base: np.ndarray, length: int) -> float:
 def test_integrated_gradients_are_complete_from_the_pad_baseline(model):
     # Completeness: attributions sum to f(input) - f(baseline), f the log-odds, up to the Riemann error.
     seq = random_sequences(1, 25, seed=3)[0]
-    attribution = integrated_gradients(model, [seq], K, steps=256, baseline="pad")
+    attribution = integrated_gradients(model, [seq], K, steps=64, baseline="pad")
     ids = torch.from_numpy(kmer.encode(seq, K).astype(np.int64))[None]
     baseline = ids.clone()
     baseline[0, 1:-1] = kmer.PAD_ID
@@ -69,7 +69,7 @@ def test_integrated_gradients_from_shuffles_are_complete_on_average(model):
     seq = random_sequences(1, 30, seed=4)[0]
     shuffles = [rows[0] for rows in baseline_sequences([seq], 3, seed=7)]
     assert all(sorted(s) == sorted(seq) and s != seq for s in shuffles)  # same letters (dinucleotides), reordered
-    attribution = integrated_gradients(model, [seq], K, steps=128, baseline="shuffle", baselines=3, seed=7)
+    attribution = integrated_gradients(model, [seq], K, steps=32, baseline="shuffle", baselines=3, seed=7)
     gap = score(model, [seq])[0] - score(model, shuffles).mean()
     assert kmer_total(attribution[0], len(seq)) == pytest.approx(gap, rel=0.02, abs=1e-3)
 

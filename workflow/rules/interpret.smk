@@ -140,6 +140,7 @@ rule interpret_ism:
             caption="../report/ism.rst",
             category=REPORT_CATEGORIES["interpretation"],
             subcategory="{task}",
+            labels={"seed": "first", "figure": "in-silico mutagenesis"},
         ),
     log:
         "logs/interpret/{task}/ism.log",
