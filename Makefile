@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: demo test venv dry-run lint format clean
+.PHONY: demo test venv dry-run lint format clean readme-tables
 
 demo: $(STAMP)  ## install, then run the default DAG (the offline demo)
 	$(BIN)/snakemake --cores $(CORES)
@@ -22,6 +22,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+readme-tables: $(STAMP)  ## rewrite README.md's result tables from this folder's results/ (after make demo)
+	$(BIN)/python -m dnabert.report.readme_tables
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n

@@ -109,3 +109,19 @@ def test_bad_gtf_names_line_and_field(tmp_path, line, field, message):
     with pytest.raises(InputError) as caught:
         read_gtf_transcripts(gtf)
     assert caught.value.line == 2 and caught.value.field == field and message in str(caught.value)
+
+
+def test_exons_past_a_chromosome_end_are_warned_about_with_file_and_line(tmp_path, caplog):
+    from dnabert.data.annotation import transcripts_on_genome
+
+    gtf = tmp_path / "genes.gtf"
+    exon = 'chr1\tx\texon\t{}\t{}\t.\t+\t.\tgene_id "g{}"; transcript_id "t{}";\n'
+    gtf.write_text(exon.format(101, 200, 1, 1) + exon.format(301, 400, 1, 1)
+                   + exon.format(901, 950, 2, 2) + exon.format(990, 1200, 2, 2) + exon.format(50, 80, 3, 3))
+    with caplog.at_level("WARNING"):
+        kept = transcripts_on_genome(read_gtf_transcripts(gtf), {"chr1": 1000}, gtf)
+    assert [t.transcript_id for t in kept] == ["t3", "t1", "t2"]  # kept: their windows past the end drop later
+    assert (f"{gtf}:4: field 'end': 1 of 3 transcripts (their last exon) lie past chromosome ends (first: "
+            "chr1:900-1200, and chr1 has 1,000 bp)") in caplog.text
+    with pytest.raises(InputError, match=r":2: field 'end': 2 of 2 transcripts .* wrong assembly\?"):
+        transcripts_on_genome(read_gtf_transcripts(gtf)[1:], {"chr1": 300}, gtf)

@@ -87,6 +87,33 @@ def test_datasets_are_deterministic(tmp_path, small_genome):
     assert first["train"].read_bytes() != other["train"].read_bytes()
 
 
+def test_negatives_stay_off_peaks_that_top_leaves_out(tmp_path, small_genome):
+    """With top: N, flank and GC-matched negatives avoid every peak of the file, not only the N selected.
+
+    Weak peaks tile each chromosome every 400 bp; flanks at +-400 bp of a strong peak land exactly on a
+    weak peak, and random genome tiles would hit one about half the time.
+    """
+    sizes = dict(line.split("\t") for line in small_genome["sizes"].read_text().splitlines())
+    lines, strong = [], []
+    for chrom, size in sizes.items():
+        for i, summit in enumerate(range(1000, int(size) - 1000, 400)):
+            signal = 100 if i % 37 == 5 else 1
+            lines.append(f"{chrom}\t{summit - 50}\t{summit + 50}\tp{chrom}{i}\t0\t.\t{signal}\t-1\t-1\t50\n")
+            strong += [(chrom, summit)] if signal == 100 else []
+    peaks = tmp_path / "tiled.narrowPeak"
+    peaks.write_text("".join(lines))
+    cfg = {**PEAKS_CFG, "top": len(strong), "negatives": {"shuffle": {"ratio": 1}, "flank": {"ratio": 2, "offset": 400},
+                                                            "gc_matched": {"ratio": 1, "bins": 10, "exclude_flank": 0}}}
+    frames, _ = build(tmp_path, small_genome, "tiled", cfg, {"peaks": peaks})
+    every = {(c, int(s) + 50) for c, s in (line.split("\t")[:2] for line in lines)}
+    located = [f[f["source"].isin(["flank", "gc_matched"])] for f in frames.values()]
+    negatives = [row for part in located for row in part.itertuples()]
+    positives = sum(int((f["label"] == 1).sum()) for f in frames.values())
+    assert positives > 20 and len(negatives) > 0.5 * positives
+    assert not [r for r in negatives if any((r.chrom, c) in every for c in range(r.start - 50, r.end + 51))]
+    assert sum((f["source"] == "flank").sum() for f in frames.values()) == 0  # every flank lands on a weak peak
+
+
 def test_promoter_task_tata_split_and_substitution(tmp_path, small_genome):
     cfg = {"type": "promoters", "upstream": 249, "downstream": 50, "tata": "non_tata", "tata_pvalue": 1e-3,
            "tata_region": [-40, -10], "negatives": {"substitution": {"ratio": 1, "pieces": 20, "replaced": 12}}}
@@ -193,6 +220,11 @@ def test_schema_defaults_equal_dataclass_defaults():
                      ("substitution", tasks.SubstitutionSettings)):
         for f in dataclasses.fields(cls):
             assert negatives[key]["properties"][f.name]["default"] == f.default, (key, f.name)
+    for kind, cls in (("table", tasks.TableTask), ("coordinates", tasks.CoordinatesTask)):
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING and f.name in branches[kind]:
+                assert branches[kind][f.name]["default"] == f.default, (kind, f.name)
+    assert branches["coordinates"]["dedup"]["default"] == "auto" == tasks.TableTask.dedup
     nonsplice = branches["splice"]["nonsplice"]["properties"]
     assert {k: v["default"] for k, v in nonsplice.items()} == dataclasses.asdict(tasks.NonspliceSettings())
     assert json.dumps(branches["peaks"]["negatives"]["default"]) == '{"shuffle": {"ratio": 1}}'

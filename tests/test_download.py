@@ -129,6 +129,21 @@ def test_unverified_download_records_its_sha256(server, tmp_path, caplog):
     assert "UNVERIFIED" in warning and f"sha256: {expected}" in warning and "genome.fa.gz.sha256" in warning
 
 
+def test_unverified_truncated_gzip_is_refused_and_no_sha256_written(tmp_path):
+    """A gzip that arrives whole but truncated at the source (length as announced) fails to decompress:
+    without a checksum it is retried, then refused, and no file or .sha256 is left."""
+    whole = shared_file(GENOME_PIECE).read_bytes()
+    served = tmp_path / "served.fa.gz"
+    served.write_bytes(whole[: len(whole) // 3])
+    dest = tmp_path / "dl" / "genome.fa.gz"
+    with pytest.raises(DownloadError, match=r"failed after 2 attempts: .*the downloaded gzip data ends early"):
+        fetch(served.as_uri(), dest, None, retries=2, backoff_seconds=0.01)
+    assert leftovers(dest.parent) == []
+    # The same bytes with their checksum pinned are the provider's file: accepted as they are.
+    fetch(served.as_uri(), dest, Checksum("sha256", digest(served, "sha256")), retries=1)
+    assert leftovers(dest.parent) == ["genome.fa.gz"]
+
+
 @pytest.mark.workflow
 def test_unverified_source_through_the_download_rule(server, tmp_path):
     """unverified: true end to end: Snakemake warns at start, the download rule fetches the file

@@ -110,7 +110,7 @@ def test_tiny_datasets_are_byte_identical_when_repeated(tiny_runs):
         {k: v for k, v in tree_digests(run / "results" / "datasets").items() if not k.endswith(".png")}
         for run in tiny_runs
     )
-    assert first == second and len(first) == 3 * 6
+    assert first == second and len(first) == 3 * 7
 
 
 def test_table_task_from_url_and_fasta(tmp_path):
@@ -210,10 +210,13 @@ def test_tiny_run_fine_tunes_and_benchmarks_every_task(tiny_runs):
         assert {"mcc", "auroc", "accuracy"} <= set(metrics["mean"]) and metrics["headline"] == "mcc"
         run = results / "finetune" / task / "seed1"
         assert (run / "model" / "model.safetensors").is_file() and (run / "predictions.tsv").stat().st_size
-        for baseline in ("kmer_lr", "cnn"):
+        for baseline in ("bert_scratch", "kmer_lr", "cnn"):
             assert json.loads((results / "baselines" / task / baseline / "metrics.json").read_text())["runs"]
+        scratch = json.loads((results / "baselines" / task / "bert_scratch" / "seed1" / "metrics.json").read_text())
+        assert scratch["init"] == "scratch" and scratch["encoder"] is None
     table = (results / "benchmarks" / "summary.tsv").read_text().splitlines()
-    assert table[0].startswith("task\tmodel\truns") and len(table) == 1 + 3 * len(config["tasks"])
+    assert table[0].startswith("task\tmodel\truns\tcollapsed") and len(table) == 1 + 4 * len(config["tasks"])
+    assert {line.split("\t")[1] for line in table[1:]} == {"dnabert", "bert_scratch", "kmer_lr", "cnn"}
     assert (results / "benchmarks" / "summary.png").stat().st_size > 0
     predictions = (results / "predict" / "ctcf_peaks.tsv").read_text().splitlines()
     assert predictions[0].startswith("id\tchrom\tstart\tend\tstrand\tlength\twindows")

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -55,18 +56,94 @@ def is_gzipped(path: PathLike) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
-def open_text(path: PathLike) -> IO[str]:
-    """Open a plain or (b)gzipped text file for reading."""
-    if is_gzipped(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="ascii", newline=None)
-    return open(path, encoding="ascii", newline=None)
+#: The UTF-8 byte-order mark some editors (Excel, Notepad) put at the start of a file.
+UTF8_BOM = b"\xef\xbb\xbf"
+#: What a damaged gzip stream raises while it is read.
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
-def open_binary(path: PathLike) -> IO[bytes]:
-    """Open a plain or (b)gzipped file for reading bytes."""
-    if is_gzipped(path):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+class _Reader:
+    """Lines of a plain or (b)gzipped file, with read errors as :class:`InputError` naming file and line.
+
+    A truncated or corrupt gzip stream (``EOFError``, ``BadGzipFile``, ``zlib.error``)
+    becomes one error naming the file and the line being read. A UTF-8 byte-order
+    mark at the very start is harmless and stripped.
+    """
+
+    def __init__(self, path: PathLike):
+        self.path = str(path)
+        self._gzipped = is_gzipped(path)
+        self._raw: IO[bytes] = gzip.open(path, "rb") if self._gzipped else open(path, "rb")
+        self.line = 0  # lines returned so far
+
+    def _damaged(self, error: Exception) -> InputError:
+        what = "ends early (truncated file)" if isinstance(error, EOFError) else f"is corrupt ({error})"
+        return InputError(self.path, f"gzip data {what}: copy or download the file again", line=self.line + 1)
+
+    def _next_bytes(self) -> bytes:
+        try:
+            raw = self._raw.readline()
+        except _GZIP_ERRORS as error:
+            raise self._damaged(error) from None
+        if raw:
+            if self.line == 0 and raw.startswith(UTF8_BOM):
+                raw = raw[len(UTF8_BOM):]
+            self.line += 1
+        return raw
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BinaryLines(_Reader):
+    """Byte lines of a plain or (b)gzipped file (line endings kept); see :class:`_Reader`."""
+
+    def readline(self) -> bytes:
+        return self._next_bytes()
+
+    def __iter__(self) -> Iterator[bytes]:
+        while raw := self._next_bytes():
+            yield raw
+
+
+class TextLines(_Reader):
+    """ASCII text lines of a plain or (b)gzipped file, ``\r\n`` read as ``\n``; see :class:`_Reader`.
+
+    A non-ASCII byte is an :class:`InputError` naming the file, line and column
+    (the formats read here are ASCII: FASTA, BED, narrowPeak, GTF, CSV/TSV tables).
+    """
+
+    def readline(self) -> str:
+        raw = self._next_bytes()
+        if not raw.isascii():
+            column = next(i for i, byte in enumerate(raw) if byte > 127) + 1
+            raise InputError(self.path, f"non-ASCII byte 0x{raw[column - 1]:02x} at column {column}: "
+                                        "the file must be plain ASCII text", line=self.line)  # fmt: skip
+        text = raw.decode("ascii")
+        return text[:-2] + "\n" if text.endswith("\r\n") else text
+
+    def __iter__(self) -> Iterator[str]:
+        while text := self.readline():
+            yield text
+
+    def read(self) -> str:
+        return "".join(self)
+
+
+def open_text(path: PathLike) -> TextLines:
+    """Open a plain or (b)gzipped ASCII text file for reading lines (errors name file and line)."""
+    return TextLines(path)
+
+
+def open_binary(path: PathLike) -> BinaryLines:
+    """Open a plain or (b)gzipped file for reading byte lines (gzip errors name file and line)."""
+    return BinaryLines(path)
 
 
 @contextlib.contextmanager

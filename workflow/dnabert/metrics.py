@@ -16,6 +16,8 @@ Predictions are the arg-max class. A ranking metric that is undefined (a test
 set with one class only) is ``None`` (JSON ``null``) and logged, never a made-up
 number. Everything is computed with :mod:`sklearn.metrics`.
 
+:func:`collapsed` flags a run that predicts one class for every example.
+
 :func:`aggregate` turns per-seed metrics into mean and sample standard deviation
 (``ddof=1``; ``None`` with a single seed), ignoring seeds where a value is undefined.
 """
@@ -116,6 +118,14 @@ def cross_entropy(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-12) -> 
     """Mean negative log-likelihood of the true classes."""
     labels, probs = _check(np.asarray(labels), probs)
     return float(-np.mean(np.log(np.clip(probs[np.arange(labels.size), labels], eps, 1.0))))
+
+
+def collapsed(confusion: Sequence[Sequence[int]] | None) -> bool:
+    """True when every prediction (a column of the confusion matrix) falls in one class: a collapsed run."""
+    if not confusion:
+        return False
+    predicted = [sum(column) for column in zip(*confusion)]
+    return sum(count > 0 for count in predicted) <= 1 and sum(predicted) > 0
 
 
 def is_better(metric: str, value: float | None, best: float | None) -> bool:

@@ -11,6 +11,7 @@ rule task_dataset:
         unpack(dataset_inputs),
     output:
         **dataset_files(),
+        duplicates=dataset_duplicates_file(),
     log:
         "logs/task_dataset/{task}.log",
     benchmark:
@@ -27,6 +28,7 @@ rule task_dataset:
 rule dataset_qc:
     input:
         **dataset_files(),
+        duplicates=dataset_duplicates_file(),
     output:
         counts=dataset_qc_files()["counts"],
         composition=dataset_qc_files()["composition"],

@@ -15,6 +15,7 @@ rule finetune_seed:
         predictions=finetune_run_files()["predictions"],
         history=finetune_run_files()["history"],
         model=directory(finetune_run_files()["model"]),
+        lr=finetune_run_files()["lr"],
     log:
         "logs/finetune/{task}/seed{seed}.log",
     benchmark:
@@ -26,10 +27,34 @@ rule finetune_seed:
         gpu=FINETUNE["gpus"],
     params:
         settings=lambda wildcards: task_settings(config, wildcards.task),
+        lr_grid=lambda wildcards: lr_grid(config, wildcards.task),
+        first_seed=lambda wildcards: task_seeds(config, wildcards.task)[0],
         kmer=config["kmer"],
         device="cuda" if FINETUNE["gpus"] else "cpu",
     script:
         "../scripts/finetune_run.py"
+
+
+# The pretraining ablation: the same architecture and recipe from a random initialisation.
+use rule finetune_seed as scratch_seed with:
+    input:
+        unpack(scratch_inputs),
+    output:
+        metrics=finetune_run_files(model="bert_scratch")["metrics"],
+        predictions=finetune_run_files(model="bert_scratch")["predictions"],
+        history=finetune_run_files(model="bert_scratch")["history"],
+        model=directory(finetune_run_files(model="bert_scratch")["model"]),
+        lr=finetune_run_files(model="bert_scratch")["lr"],
+    log:
+        "logs/baselines/{task}/bert_scratch/seed{seed}.log",
+    benchmark:
+        "benchmarks/baselines/{task}/bert_scratch/seed{seed}.tsv"
+    params:
+        settings=lambda wildcards: scratch_settings(config, wildcards.task),
+        lr_grid=lambda wildcards: lr_grid(config, wildcards.task),
+        first_seed=lambda wildcards: task_seeds(config, wildcards.task)[0],
+        kmer=config["kmer"],
+        device="cuda" if FINETUNE["gpus"] else "cpu",
 
 
 rule finetune_task:
@@ -43,6 +68,15 @@ rule finetune_task:
         "../../envs/finetune.yaml"
     script:
         "../scripts/finetune_aggregate.py"
+
+
+use rule finetune_task as scratch_task with:
+    input:
+        scratch_seed_metrics,
+    output:
+        "results/baselines/{task}/bert_scratch/metrics.json",
+    log:
+        "logs/baselines/{task}/bert_scratch/aggregate.log",
 
 
 rule baseline:

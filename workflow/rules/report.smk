@@ -120,7 +120,7 @@ rule report_task_evaluation:
     conda:
         "../../envs/report.yaml"
     params:
-        baselines=BASELINES["models"],
+        baselines=baseline_names(),
         task_type=lambda wildcards: TASKS[wildcards.task]["type"],
     script:
         "../scripts/report_task_evaluation.py"

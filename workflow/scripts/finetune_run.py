@@ -1,26 +1,30 @@
-"""Snakemake glue: fine-tune one task with one seed and evaluate the best dev checkpoint on test."""
+"""Snakemake glue: fine-tune one task with one seed (the first seed of a grid picks the learning rate on dev)."""
 
 from pathlib import Path
 
 from _glue import run
 
-from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune
+from dnabert.lm.finetune import RunOutputs
+from dnabert.lm.lr_search import finetune_seed
 
 
 def main() -> None:
-    settings = FinetuneSettings.from_config(snakemake.params.settings)
     outputs = RunOutputs(
         metrics=Path(snakemake.output.metrics),
         predictions=Path(snakemake.output.predictions),
         history=Path(snakemake.output.history),
         model=Path(snakemake.output.model),
     )
-    finetune(
-        settings,
+    finetune_seed(
+        snakemake.params.settings,
+        snakemake.params.lr_grid,
         {split: snakemake.input[split] for split in ("train", "dev", "test")},
         outputs,
-        k=snakemake.params.kmer,
+        snakemake.output.lr,
         seed=int(snakemake.wildcards.seed),
+        first_seed=int(snakemake.params.first_seed),
+        choice_file=snakemake.input.get("lr_choice"),
+        k=snakemake.params.kmer,
         model_dir=snakemake.input.get("encoder"),
         task=snakemake.wildcards.task,
         device=snakemake.params.device,

@@ -10,7 +10,7 @@ def main() -> None:
     task = snakemake.wildcards.task
     finetuned = read_json(snakemake.input.metrics).get("model", "dnabert")
     files = {finetuned: list(snakemake.input.finetuned)}
-    files.update({name: [snakemake.input[name]] for name in snakemake.params.baselines})
+    files.update({name: list(snakemake.input[name]) for name in snakemake.params.baselines})
     models = model_predictions(files)
     n_classes = max(probs.shape[1] for runs in models.values() for _, probs in runs.values())
     plot_curves(models, snakemake.output.curves, title=f"{task}: test split")

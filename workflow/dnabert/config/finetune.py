@@ -5,6 +5,8 @@ Imports only the standard library: it runs in whatever Python runs Snakemake.
 * :func:`task_settings` and :func:`task_seeds`: the ``finetune:`` settings with a
   task's overrides (``finetune.tasks.<task>``) applied.
 * :func:`encoder_source`: the model directory a task's runs start from.
+* :func:`scratch_settings`: the same recipe from a random initialisation (``bert_scratch``).
+* :func:`lr_grid`: the learning rates a task's first seed tries (``finetune.lr_grid``, else ``lr``).
 * :func:`finetune_problems`: checks the schema cannot express.
 * :func:`add_gue_tasks`: a GUE / DNABERT-2 benchmark folder (``finetune.gue.folder``)
   becomes one ``table`` task per sub-folder that holds train, dev and test CSVs.
@@ -12,13 +14,14 @@ Imports only the standard library: it runs in whatever Python runs Snakemake.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 #: Keys of ``finetune:`` that belong to the rules, not to one run's training settings.
-RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict")
+RULE_KEYS = ("seeds", "gpus", "threads", "tasks", "gue", "predict", "lr_grid")
 #: Fields of dnabert.lm.models.ModelSettings (for init: scratch).
 MODEL_KEYS = ("layers", "hidden", "heads", "intermediate", "max_positions", "dropout", "attention_dropout")
 SPLITS = ("train", "dev", "test")
@@ -37,9 +40,50 @@ def task_settings(config: dict, task: str) -> dict[str, Any]:
     merged = {key: value for key, value in section.items() if key not in RULE_KEYS}
     merged.update((section.get("tasks") or {}).get(task) or {})
     merged.pop("seeds", None)
+    merged.pop("lr_grid", None)
     if merged.get("scratch_model") is None:
-        merged["scratch_model"] = dict((config.get("pretrain") or {}).get("model") or {})
+        merged["scratch_model"] = _encoder_architecture(config, merged)
     return merged
+
+
+def _encoder_architecture(config: dict, settings: dict) -> dict[str, Any]:
+    """The architecture a from-scratch run copies: the released model's, else ``pretrain.model``."""
+    if settings.get("init") == "released" and settings.get("released"):
+        path = Path(settings["released"]) / "config.json"
+        if path.is_file():
+            released = json.loads(path.read_text())
+            names = {"layers": "num_hidden_layers", "hidden": "hidden_size", "heads": "num_attention_heads",
+                     "intermediate": "intermediate_size", "max_positions": "max_position_embeddings"}
+            return {key: released[name] for key, name in names.items() if name in released}
+    return dict((config.get("pretrain") or {}).get("model") or {})
+
+
+def scratch_settings(config: dict, task: str) -> dict[str, Any]:
+    """``bert_scratch``: the task's recipe and architecture, from a random initialisation."""
+    return {**task_settings(config, task), "init": "scratch"}
+
+
+def lr_grid(config: dict, task: str) -> list[float]:
+    """Learning rates a task's first seed tries on dev.
+
+    In order of precedence: ``finetune.tasks.<task>.lr_grid``, a task's own ``lr`` (no
+    search), ``finetune.lr_grid``, ``finetune.lr``.
+    """
+    section = _section(config)
+    override = (section.get("tasks") or {}).get(task) or {}
+    if override.get("lr_grid"):
+        grid = override["lr_grid"]
+    elif "lr" in override or not section.get("lr_grid"):
+        grid = [task_settings(config, task).get("lr", 2e-4)]
+    else:
+        grid = section["lr_grid"]
+    return [float(lr) for lr in grid]
+
+
+def bert_scratch_wanted(config: dict) -> bool:
+    """Whether ``bert_scratch`` runs: listed in ``baselines.models`` and not already the main model."""
+    models = (config.get("baselines") or {}).get("models") or []
+    return "bert_scratch" in models and _section(config).get("init", "pretrained") != "scratch"
 
 
 def task_seeds(config: dict, task: str) -> list[int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from dnabert.config.coordinates import coordinate_problems, expand_folders, uses_chromosome_splits
 from dnabert.io import ConfigError  # noqa: F401 (re-exported: raised by validate_config)
 
 #: Files the genome simulation writes under resources/simulated/{genome}/ (peaks added per TF).
@@ -67,7 +68,7 @@ def validate_config(config: dict, schema_path: str | Path, config_files: list[st
     if problems:
         raise ConfigError(problems, config_files)
     validate(config, str(schema_path), set_default=True)
-    problems = list(semantic_problems(config))
+    problems = expand_folders(config) or list(semantic_problems(config))
     if problems:
         raise ConfigError(problems, config_files)
     for key, url, target in unverified_downloads(config):
@@ -156,9 +157,11 @@ def _split_problems(config: dict) -> Iterator[str]:
     known = None
     if "simulate" in genome:
         known = list(genome["simulate"]["chromosomes"])
+    elif "path" in genome:
+        known = indexed_chromosomes(genome["path"], genome["chromosomes"]["exclude_regex"])
     if genome["chromosomes"].get("include"):
         known = [c for c in genome["chromosomes"]["include"] if known is None or c in known]
-    genomic = [t for t, settings in (config.get("tasks") or {}).items() if settings.get("type") != "table"]
+    genomic = [t for t, settings in (config.get("tasks") or {}).items() if uses_chromosome_splits(settings)]
     if known is None or not genomic:
         return
     for name in ("dev", "test"):
@@ -183,6 +186,13 @@ def _task_problems(task: str, settings: dict, simulated: bool, tfs: set[str]) ->
         lo, hi = settings["tata_region"]
         if lo >= hi:
             yield f"{key}.tata_region: the first position must be before the second, got [{lo}, {hi}]"
+    negatives = settings.get("negatives")
+    if kind in ("peaks", "promoters") and not any((spec or {}).get("ratio", 1) > 0
+                                                  for spec in (negatives or {}).values()):
+        yield (f"{key}.negatives: no negatives (none given, or every ratio is 0): the task needs label-0 "
+               "sequences, e.g. shuffle: {ratio: 1}")
+    if kind == "coordinates":
+        yield from coordinate_problems(key, settings)
     substitution = (settings.get("negatives") or {}).get("substitution")
     if substitution and substitution["replaced"] > substitution["pieces"]:
         yield f"{key}.negatives.substitution: replaced ({substitution['replaced']}) exceeds pieces ({substitution['pieces']})"
@@ -198,6 +208,19 @@ def _task_problems(task: str, settings: dict, simulated: bool, tfs: set[str]) ->
         fractions = settings["random_split"]
         if fractions["dev"] + fractions["test"] >= 1:
             yield f"{key}.random_split: dev + test must leave room for train, got {fractions['dev']} + {fractions['test']}"
+
+
+def indexed_chromosomes(fasta: str, exclude_regex: str | None) -> list[str] | None:
+    """The sequence names of a FASTA's ``.fai`` index (where there is one), less those the regex drops."""
+    fai = Path(f"{fasta}.fai")
+    if not fai.is_file():
+        return None
+    try:
+        names = [line.split("\t", 1)[0] for line in fai.read_text().splitlines() if line.strip()]
+        pattern = re.compile(exclude_regex) if exclude_regex else None
+    except (OSError, UnicodeDecodeError, re.error):
+        return None
+    return [name for name in names if not (pattern and pattern.search(name))]
 
 
 def table_format(name: str) -> str | None:

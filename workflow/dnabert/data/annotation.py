@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnabert.data.intervals import GenomeSequence, Intervals
+from dnabert.data.intervals import GenomeSequence, Intervals, check_chromosome_ends
 from dnabert.sequence import one_hot, upper
 from dnabert.io import InputError, PathLike, open_text
 
@@ -40,6 +40,7 @@ class Transcript:
     chrom: str
     strand: str
     exons: np.ndarray
+    exon_lines: np.ndarray | None = None  # the GTF line of each exon
 
     @property
     def start(self) -> int:
@@ -103,7 +104,7 @@ def read_gtf_transcripts(path: PathLike) -> list[Transcript]:
                                  field="transcript_id")
             info.setdefault(tid, (*key, line_no))
             if feature == "exon":
-                exons.setdefault(tid, []).append((start - 1, end))
+                exons.setdefault(tid, []).append((start - 1, end, line_no))
     transcripts = []
     for tid, (chrom, strand, gene_id, gene_name, _) in info.items():
         if tid not in exons:
@@ -111,7 +112,7 @@ def read_gtf_transcripts(path: PathLike) -> list[Transcript]:
         array = np.array(sorted(exons[tid]), dtype=np.int64)
         if (array[1:, 0] < array[:-1, 1]).any():
             raise InputError(path, f"transcript {tid} has overlapping exons", line=info[tid][4], field="exon")
-        transcripts.append(Transcript(tid, gene_id, gene_name, chrom, strand, array))
+        transcripts.append(Transcript(tid, gene_id, gene_name, chrom, strand, array[:, :2], array[:, 2]))
     if not transcripts:
         raise InputError(path, "no transcripts with exons in the GTF")
     transcripts.sort(key=lambda t: (t.chrom, t.start, t.end, t.transcript_id))
@@ -126,17 +127,52 @@ class Sites:
     pos: np.ndarray
     strand: np.ndarray
     name: np.ndarray
+    line: np.ndarray | None = None  # the source file's line of each site, where known
 
     def __len__(self) -> int:
         return len(self.chrom)
 
     def take(self, index: np.ndarray) -> Sites:
-        return Sites(self.chrom[index], self.pos[index], self.strand[index], self.name[index])
+        line = None if self.line is None else self.line[index]
+        return Sites(self.chrom[index], self.pos[index], self.strand[index], self.name[index], line)
 
 
-def _sites(chrom, pos, strand, name) -> Sites:
+def _sites(chrom, pos, strand, name, line=None) -> Sites:
     return Sites(np.array(chrom, dtype=object), np.array(pos, dtype=np.int64), np.array(strand, dtype="<U1"),
-                 np.array(name, dtype=object))
+                 np.array(name, dtype=object), None if line is None else np.array(line, dtype=np.int64))
+
+
+def transcripts_on_genome(transcripts: list[Transcript], sizes: dict[str, int], path: PathLike) -> list[Transcript]:
+    """The transcripts on chromosomes of the genome; exons past a chromosome end are warned about.
+
+    When every transcript ends past its chromosome the genome is probably another
+    assembly: :func:`~dnabert.data.intervals.check_chromosome_ends` raises, naming the line.
+    """
+    kept = [t for t in transcripts if t.chrom in sizes]
+    if len(kept) < len(transcripts):
+        absent = sorted({t.chrom for t in transcripts} - set(sizes))
+        log.warning("%s: %d of %d transcripts are on %d chromosomes absent from the genome, dropped: %s", path,
+                    len(transcripts) - len(kept), len(transcripts), len(absent), ", ".join(absent[:10]))
+    if not kept:
+        raise InputError(path, "no transcript is on a chromosome of the genome "
+                               f"(genome has {', '.join(list(sizes)[:5])}{' ...' if len(sizes) > 5 else ''})")
+    spans = Intervals(np.array([t.chrom for t in kept], dtype=object), np.array([t.start for t in kept]),
+                      np.array([t.end for t in kept]))
+    lines = np.array([t.exon_lines[-1] if t.exon_lines is not None else 0 for t in kept], dtype=np.int64)
+    check_chromosome_ends(spans, sizes, path, "transcripts (their last exon)", lines)
+    return kept
+
+
+def sites_on_genome(sites: Sites, sizes: dict[str, int], path: PathLike, what: str) -> Sites:
+    """The sites on chromosomes of the genome; positions past a chromosome end are warned about (all: an error)."""
+    on = np.array([c in sizes for c in sites.chrom], dtype=bool)
+    if not on.all():
+        log.warning("%s: %d %s on chromosomes absent from the genome, dropped", path, int((~on).sum()), what)
+    sites = sites.take(on)
+    if len(sites) == 0:
+        raise InputError(path, f"no {what[:-1] if what.endswith('s') else what} is on a chromosome of the genome")
+    check_chromosome_ends(Intervals(sites.chrom, sites.pos, sites.pos + 1), sizes, path, what, sites.line)
+    return sites
 
 
 def unique_sites(sites: Sites) -> Sites:
@@ -150,7 +186,8 @@ def tss_from_gtf(path: PathLike) -> Sites:
     """One TSS per distinct (chrom, position, strand) of the GTF's transcripts."""
     ts = read_gtf_transcripts(path)
     names = [f"{t.transcript_id}|{t.gene_name}" if t.gene_name else t.transcript_id for t in ts]
-    return unique_sites(_sites([t.chrom for t in ts], [t.tss for t in ts], [t.strand for t in ts], names))
+    lines = [(t.exon_lines[0] if t.strand == "+" else t.exon_lines[-1]) if t.exon_lines is not None else 0 for t in ts]
+    return unique_sites(_sites([t.chrom for t in ts], [t.tss for t in ts], [t.strand for t in ts], names, lines))
 
 
 def tss_from_bed(path: PathLike) -> Sites:
@@ -160,7 +197,7 @@ def tss_from_bed(path: PathLike) -> Sites:
     mark a part of the interval (EPDnew: thin = 49 bp upstream, thick = TSS to +10),
     else the 5' end of the interval.
     """
-    chrom, pos, strand, name = [], [], [], []
+    chrom, pos, strand, name, lines = [], [], [], [], []
     with open_text(path) as handle:
         for line_no, line in enumerate(handle, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
@@ -186,9 +223,10 @@ def tss_from_bed(path: PathLike) -> Sites:
             pos.append(tss)
             strand.append(fields[5])
             name.append(fields[3] or f"{fields[0]}:{tss}")
+            lines.append(line_no)
     if not chrom:
         raise InputError(path, "no TSSs: the file has no data lines")
-    return unique_sites(_sites(chrom, pos, strand, name))
+    return unique_sites(_sites(chrom, pos, strand, name, lines))
 
 
 def promoter_windows(tss: Sites, upstream: int, downstream: int) -> Intervals:

@@ -11,16 +11,22 @@ shuffle); :mod:`dnabert.data.qc` checks them. Task types (settings in
   optionally only TATA or only non-TATA promoters (FIMO scan of JASPAR TBP).
 * ``splice`` (DNABERT-Splice): 0 non-splice, 1 donor, 2 acceptor.
 * ``table``: labelled sequences from GUE CSV, DNABERT TSV or FASTA files.
+* ``coordinates``: labelled genome intervals (Genomic Benchmarks CSVs, BED + label),
+  cut from the genome (:mod:`dnabert.data.coordinates`).
 
 Negatives (label 0, for peaks and promoters), each with a ratio to positives:
 ``shuffle`` (dinucleotide), ``gc_matched`` (genomic background), ``flank``
 (shifted windows) and ``substitution`` (DNABERT's promoter construction).
-Positives are split by chromosome; negatives are made within each split.
+Positives are split by chromosome; negatives are made within each split and stay
+off every interval of the input (every peak of the file, not only the selected ones).
+Repeated sequences are counted and removed by the task's ``dedup`` policy
+(:mod:`dnabert.data.duplicates`); labels must be 0..C-1 with C >= 2 and every class in train.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import zlib
 from collections.abc import Mapping
@@ -31,18 +37,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnabert.data import coordinates as coords
 from dnabert.data import negatives as neg
 from dnabert.data.annotation import (
     Sites, boundary_windows, distance_to_nearest, gene_spans, promoter_windows, read_gtf_transcripts,
-    sample_gene_positions, splice_sites, tata_scan, tss_from_bed, tss_from_gtf,
+    sample_gene_positions, sites_on_genome, splice_sites, tata_scan, transcripts_on_genome, tss_from_bed,
+    tss_from_gtf,
 )
-from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, within_bounds
-from dnabert.data.tasks import NegativeSettings, PeaksTask, PromotersTask, SpliceTask, TableTask, task_from_config
-from dnabert.sequence import gc_fraction, n_fraction, to_strings
-from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.data.duplicates import deduplicate, resolve_policy
+from dnabert.data.intervals import GenomeSequence, IntervalIndex, Intervals, check_chromosome_ends, within_bounds
 from dnabert.data.peaks import on_genome, read_peaks, select_peaks, summit_windows
-from dnabert.data.splits import SPLITS, ChromosomeSplits, leakage_mask, random_split, report_dropped
-from dnabert.data.tables import read_table
+from dnabert.data.splits import SPLITS, ChromosomeSplits, random_split
+from dnabert.data.tables import read_table, table_labels
+from dnabert.data.tasks import (
+    CoordinatesTask, NegativeSettings, PeaksTask, PromotersTask, SpliceTask, TableTask, task_from_config,
+)
+from dnabert.io import InputError, PathLike, atomic_path
+from dnabert.sequence import gc_fraction, n_fraction, to_strings
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +150,13 @@ def _require_positives(split: np.ndarray, ctx: Genomic, what: str) -> None:
 
 def _negatives(
     ctx: Genomic, settings: NegativeSettings, positives: Intervals, codes: np.ndarray, split: np.ndarray,
-    max_n_fraction: float,
+    max_n_fraction: float, occupied: Intervals,
 ) -> list[Rows]:
-    """Every configured negative type, made within each split."""
+    """Every configured negative type, made within each split; genomic ones stay off ``occupied``.
+
+    ``occupied`` holds every interval of the input (the positives and, e.g., peaks
+    that ``top`` or ``min_qvalue`` left out), so that no negative lands on a real site.
+    """
     out: list[Rows] = []
     width = codes.shape[1]
     stranded = bool((positives.strand != ".").any())
@@ -158,7 +173,7 @@ def _negatives(
         windows, parent = neg.flank_windows(positives, settings.flank.offset, settings.flank.ratio, ctx.rng("flank"))
         clash = np.zeros(len(windows), dtype=bool)
         inside = within_bounds(windows, ctx.genome.sizes)
-        clash[inside] = IntervalIndex(positives).overlaps(windows.take(inside))
+        clash[inside] = IntervalIndex(occupied).overlaps(windows.take(inside))
         windows, parent = windows.take(~clash), parent[~clash]
         kept, flank_codes, rows = clean_windows(ctx, windows, max_n_fraction, f"{ctx.task} flanks")
         kept.name = np.array([f"{n}|flank" for n in positives.name[parent[rows]]], dtype=object)
@@ -166,8 +181,8 @@ def _negatives(
                         np.full(len(kept), "flank", dtype=object), split[parent[rows]]))
     if settings.gc_matched and settings.gc_matched.ratio > 0:
         g = settings.gc_matched
-        exclude = ctx.blacklist.union(Intervals(positives.chrom, positives.start - g.exclude_flank,
-                                                positives.end + g.exclude_flank))
+        exclude = ctx.blacklist.union(Intervals(occupied.chrom, occupied.start - g.exclude_flank,
+                                                occupied.end + g.exclude_flank))
         pos_gc = gc_fraction(codes)
         rng = ctx.rng("gc_matched")
         genome_chroms = list(ctx.genome.sizes)
@@ -195,25 +210,25 @@ def _positive_rows(ctx: Genomic, windows: Intervals, max_n: float, labels: np.nd
 
 
 def build_peaks(task: PeaksTask, ctx: Genomic) -> list[Rows]:
-    peaks = select_peaks(on_genome(read_peaks(task.peaks, task.format), ctx.genome.sizes), task.top, task.min_qvalue)
+    every = on_genome(read_peaks(task.peaks, task.format), ctx.genome.sizes)
+    check_chromosome_ends(every.intervals, ctx.genome.sizes, every.path, "peaks", every.line)
+    peaks = select_peaks(every, task.top, task.min_qvalue)
     windows = summit_windows(peaks, task.window)
     check_window(windows, ctx.genome.sizes, f"tasks.{task.name}.window")
     n = len(windows)
     rows, codes = _positive_rows(ctx, windows, task.max_n_fraction, np.ones(n, dtype=np.int64),
                                  np.full(n, "peak", dtype=object), f"{task.name} peaks")
     _require_positives(rows.split, ctx, "peaks")
-    return [rows, *_negatives(ctx, task.negatives, rows.intervals, codes, rows.split, task.max_n_fraction)]
+    occupied = Intervals.concat([rows.intervals, summit_windows(every, task.window)])
+    return [rows, *_negatives(ctx, task.negatives, rows.intervals, codes, rows.split, task.max_n_fraction,
+                              occupied)]
 
 
 def build_promoters(task: PromotersTask, ctx: Genomic) -> list[Rows]:
     tss = tss_from_gtf(task.annotation) if task.format == "gtf" else tss_from_bed(task.annotation)
-    on = np.array([c in ctx.genome.sizes for c in tss.chrom], dtype=bool)
-    if not on.all():
-        log.warning("%s: %d TSSs on chromosomes absent from the genome, dropped", task.name, int((~on).sum()))
-    tss = tss.take(on)
-    if len(tss) == 0:
-        raise InputError(task.annotation, "no TSS is on a chromosome of the genome")
+    tss = sites_on_genome(tss, ctx.genome.sizes, task.annotation, "TSSs")
     windows = promoter_windows(tss, task.upstream, task.downstream)
+    every = windows  # every promoter, TATA or not: negatives stay off all of them
     check_window(windows, ctx.genome.sizes, f"tasks.{task.name}.upstream")
     n = len(windows)
     source = np.full(n, "promoter", dtype=object)
@@ -231,13 +246,13 @@ def build_promoters(task: PromotersTask, ctx: Genomic) -> list[Rows]:
     rows, codes = _positive_rows(ctx, windows, task.max_n_fraction, np.ones(n, dtype=np.int64), source,
                                  f"{task.name} promoters")
     _require_positives(rows.split, ctx, "promoters")
-    return [rows, *_negatives(ctx, task.negatives, rows.intervals, codes, rows.split, task.max_n_fraction)]
+    occupied = Intervals.concat([rows.intervals, every])
+    return [rows, *_negatives(ctx, task.negatives, rows.intervals, codes, rows.split, task.max_n_fraction,
+                              occupied)]
 
 
 def build_splice(task: SpliceTask, ctx: Genomic) -> list[Rows]:
-    transcripts = [t for t in read_gtf_transcripts(task.annotation) if t.chrom in ctx.genome.sizes]
-    if not transcripts:
-        raise InputError(task.annotation, "no transcript is on a chromosome of the genome")
+    transcripts = transcripts_on_genome(read_gtf_transcripts(task.annotation), ctx.genome.sizes, task.annotation)
     donors, acceptors = splice_sites(transcripts)
     if len(donors) == 0:
         raise InputError(task.annotation, "no multi-exon transcripts: no splice sites")
@@ -273,8 +288,9 @@ def build_splice(task: SpliceTask, ctx: Genomic) -> list[Rows]:
 def build_table(task: TableTask, seed: int) -> list[Rows]:
     out: list[Rows] = []
     pooled: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = []
-    for spec in task.files:
-        table = read_table(spec.path, spec.format, spec.label)
+    tables = [read_table(spec.path, spec.format, spec.label) for spec in task.files]
+    table_labels(tables)
+    for spec, table in zip(task.files, tables):
         src = np.full(len(table), spec.source or Path(spec.path).name, dtype=object)
         names = np.array(table.names, dtype=object)
         labels = np.array(table.labels, dtype=np.int64)
@@ -290,12 +306,36 @@ def build_table(task: TableTask, seed: int) -> list[Rows]:
     return out
 
 
-def assemble(parts: list[Rows], seed: int, task: str) -> dict[str, pd.DataFrame]:
-    """Concatenate rows, drop duplicates within and across splits, shuffle each split reproducibly."""
+def build_coordinates(task: CoordinatesTask, genome: GenomeSequence, splits: ChromosomeSplits) -> list[Rows]:
+    """Labelled intervals cut from the genome: the files' own splits, the chromosome hold-out for files
+    without one, and a seeded dev split carved from train (``dev_fraction``) when no row is in dev."""
+    files = [coords.read_regions(spec.path, spec.format, spec.class_name) for spec in task.files]
+    for regions in files:
+        coords.check_in_genome(regions, genome.sizes, genome.path)
+    labels = coords.class_labels(files, task.classes, field=f"tasks.{task.name}.classes")
+    regions = Intervals.concat([r.intervals for r in files])
+    split = np.concatenate([np.full(len(r), spec.split, dtype="<U5") if spec.split else
+                            splits.split_of(r.intervals.chrom) for spec, r in zip(task.files, files)])
+    sequences = genome.sequences(regions)
+    if not (split == "dev").any() and task.dev_fraction > 0:
+        train = np.flatnonzero(split == "train")
+        carved = random_split([sequences[i] for i in train.tolist()], task.dev_fraction, 0.0,
+                              task_rng(splits.seed, task.name, "dev_split"))
+        split[train] = carved
+        log.info("%s: dev split carved from train: %d of %d rows (dev_fraction %g)", task.name,
+                 int((carved == "dev").sum()), len(train), task.dev_fraction)
+    classes = np.concatenate([r.classes for r in files])
+    return [Rows(sequences, np.array([labels[c] for c in classes.tolist()], dtype=np.int64), regions,
+                 np.concatenate([r.ids for r in files]), classes, split)]
+
+
+def assemble(parts: list[Rows], seed: int, task: str, dedup: str = "all") -> tuple[dict[str, pd.DataFrame], dict]:
+    """Concatenate rows, remove repeated sequences by the ``dedup`` policy, shuffle each split reproducibly.
+
+    Returns the splits and the duplicates report (:func:`dnabert.data.duplicates.deduplicate`).
+    """
     frame = pd.concat([p.frame() for p in parts], ignore_index=True)
-    keep = leakage_mask(frame["sequence"].tolist(), frame["split"].tolist())
-    report_dropped(keep, frame["split"].tolist(), task)
-    frame = frame[keep]
+    frame, report = deduplicate(frame, dedup, task)
     out = {}
     for name in SPLITS:
         part = frame[frame["split"] == name].drop(columns="split")
@@ -306,11 +346,41 @@ def assemble(parts: list[Rows], seed: int, task: str) -> dict[str, pd.DataFrame]
     for name in ("dev", "test"):
         if out[name].empty:
             log.warning("%s: the %s split is empty", task, name)
-    return out
+    return out, report
 
 
-def write_splits(frames: Mapping[str, pd.DataFrame], paths: Mapping[str, PathLike]) -> None:
-    """Write ``{train,dev,test}.tsv.gz`` (deterministic gzip); all appear together or none does."""
+def check_classes(frames: Mapping[str, pd.DataFrame], task: str, field: str, what: str) -> None:
+    """Labels 0..C-1 with C >= 2 and every class in train; else an InputError naming ``field``.
+
+    ``what`` names label 0 for the task (e.g. 'negatives (label 0)'). Table and coordinate
+    tasks check their files first, naming file and line.
+    """
+    present = sorted(set().union(*(set(frame["label"].tolist()) for frame in frames.values())))
+    if 0 not in present:
+        raise InputError(None, f"the dataset has no {what}: every row has label {' or '.join(map(str, present))}",
+                         field=field)  # fmt: skip
+    if len(present) < 2:
+        raise InputError(None, "the dataset has one class only (every row has label 0): a classifier needs two",
+                         field=field)  # fmt: skip
+    missing = sorted(set(range(present[-1] + 1)) - set(present))
+    if missing:
+        raise InputError(None, f"labels must be 0..C-1: label {missing[0]} never occurs "
+                               f"(labels: {', '.join(map(str, present))})", field=field)  # fmt: skip
+    absent = sorted(set(present) - set(frames["train"]["label"].tolist()))
+    if absent:
+        raise InputError(None, f"the train split has no row with label {', '.join(map(str, absent))} (it occurs "
+                               "only in dev or test)", field=field)  # fmt: skip
+    for name in ("dev", "test"):
+        if len(frames[name]) and frames[name]["label"].nunique() < 2:
+            log.warning("%s: the %s split has one class only: its metrics will be undefined", task, name)
+
+
+def write_splits(frames: Mapping[str, pd.DataFrame], paths: Mapping[str, PathLike],
+                 report: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    """Write ``{train,dev,test}.tsv.gz`` (deterministic gzip), and ``paths['duplicates']`` (JSON) if given.
+
+    All appear together or none does.
+    """
     import gzip
 
     with contextlib.ExitStack() as stack:
@@ -320,27 +390,46 @@ def write_splits(frames: Mapping[str, pd.DataFrame], paths: Mapping[str, PathLik
             with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6,
                                                         mtime=0) as gz:
                 gz.write(text.encode("ascii"))
+        if paths.get("duplicates") is not None:
+            tmp = stack.enter_context(atomic_path(paths["duplicates"]))
+            tmp.write_text(json.dumps(report or {}, indent=2, sort_keys=True) + "\n")
+
+
+#: Per task type: the config field named when a class is missing, and what that class most likely is.
+_CLASS_CHECK = {PeaksTask: ("negatives", "negatives (label 0)"), PromotersTask: ("negatives", "negatives (label 0)"),
+                SpliceTask: ("nonsplice", "non-splice windows (label 0)")}
 
 
 def build_dataset(
     task: str, cfg: Mapping[str, Any], files: Mapping[str, str], splits_cfg: Mapping[str, Any],
     outputs: Mapping[str, PathLike], genome: PathLike | None = None, blacklist: PathLike | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Build one configured task and write its three splits."""
+    """Build one configured task and write its three splits (and, with ``outputs['duplicates']``, its duplicates report)."""
     settings = task_from_config(task, cfg, files)
     splits = ChromosomeSplits.from_config(splits_cfg)
+    dedup = "all"
     if isinstance(settings, TableTask):
         parts = build_table(settings, splits.seed)
+        dedup = resolve_policy(settings.dedup, settings.given_splits)
     else:
         if genome is None:
             raise ValueError(f"task {task} needs the genome")
-        index = IntervalIndex.from_bed(blacklist) if blacklist else IntervalIndex()
         with GenomeSequence(genome) as fasta:
-            ctx = Genomic(fasta, index, splits, task)
-            builder = {PeaksTask: build_peaks, PromotersTask: build_promoters, SpliceTask: build_splice}
-            parts = builder[type(settings)](settings, ctx)
-    frames = assemble(parts, splits.seed, task)
-    write_splits(frames, outputs)
+            if isinstance(settings, CoordinatesTask):
+                if not all(spec.split for spec in settings.files):
+                    splits.check_genome(fasta.sizes, genome)
+                parts = build_coordinates(settings, fasta, splits)
+                dedup = resolve_policy(settings.dedup, settings.given_splits)
+            else:
+                splits.check_genome(fasta.sizes, genome)
+                index = IntervalIndex.from_bed(blacklist) if blacklist else IntervalIndex()
+                ctx = Genomic(fasta, index, splits, task)
+                builder = {PeaksTask: build_peaks, PromotersTask: build_promoters, SpliceTask: build_splice}
+                parts = builder[type(settings)](settings, ctx)
+    frames, report = assemble(parts, splits.seed, task, dedup)
+    field, what = _CLASS_CHECK.get(type(settings), ("", "rows with label 0"))
+    check_classes(frames, task, f"tasks.{task}.{field}" if field else f"tasks.{task}", what)
+    write_splits(frames, outputs, report)
     for name, frame in frames.items():
         counts = frame.groupby(["label", "source"]).size()
         log.info("%s %s: %d rows (%s)", task, name, len(frame),

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import logging
 import time
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from dnabert.io import PathLike, atomic_path, atomic_write
+from dnabert.io import PathLike, atomic_path, atomic_write, is_gzipped
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,21 @@ def verify_file(path: PathLike, checksum: Checksum | None) -> None:
         )
 
 
-def _stream_once(url: str, tmp: Path, algorithm: str, timeout: float) -> str:
+def check_complete(path: PathLike, url: str) -> None:
+    """A gzip (or BGZF) file must decompress to its end: else DownloadError (a truncated transfer)."""
+    if not is_gzipped(path):
+        return
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(CHUNK_BYTES):
+                pass
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        what = "ends early" if isinstance(error, EOFError) else f"is corrupt ({error})"
+        raise DownloadError(f"{url}: the downloaded gzip data {what}: the transfer was cut short "
+                            "or the file is damaged") from None
+
+
+def _stream_once(url: str, tmp: Path, algorithm: str, timeout: float, verify_gzip: bool = False) -> str:
     """Copy ``url`` to ``tmp`` once; return its digest. Raises on a short read."""
     digest = hashlib.new(algorithm)
     request = urllib.request.Request(url, headers={"User-Agent": "dnabert-workflow"})
@@ -74,6 +90,8 @@ def _stream_once(url: str, tmp: Path, algorithm: str, timeout: float) -> str:
                 bar.update(len(chunk))
     if expected is not None and received != expected:
         raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
+    if verify_gzip:
+        check_complete(tmp, url)
     return digest.hexdigest()
 
 
@@ -89,16 +107,17 @@ def fetch(
 
     Transient failures (network errors, truncated transfers) are retried with
     exponential back-off. A checksum mismatch is not retried. On failure no file
-    is left at ``dest``. Without a checksum (an ``unverified: true`` source) the
-    sha256 computed while downloading is logged and written to ``<dest>.sha256``
-    (``sha256sum`` format) so that it can be pinned in the config.
+    is left at ``dest``. Without a checksum (an ``unverified: true`` source) a gzip
+    file must first decompress to its end (a truncated one is retried like a short
+    read), then the sha256 computed while downloading is logged and written to
+    ``<dest>.sha256`` (``sha256sum`` format) so that it can be pinned in the config.
     """
     dest = Path(dest)
     algorithm = checksum.algorithm if checksum else "sha256"
     with atomic_path(dest) as tmp:
         for attempt in range(1, retries + 1):
             try:
-                actual = _stream_once(url, tmp, algorithm, timeout)
+                actual = _stream_once(url, tmp, algorithm, timeout, verify_gzip=checksum is None)
                 break
             except (OSError, http.client.HTTPException, DownloadError) as error:
                 if isinstance(error, urllib.error.HTTPError) and 400 <= error.code < 500:

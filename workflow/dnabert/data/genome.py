@@ -68,12 +68,9 @@ def _fasta_records(path: PathLike) -> Iterator[tuple[str, int, Iterator[bytes]]]
                 bad = set(line) - _VALID
                 if bad:
                     column = next(i for i, b in enumerate(line) if b in bad) + 1
-                    raise InputError(
-                        path,
-                        f"invalid base {chr(line[column - 1])!r} at column {column}",
-                        line=line_no,
-                        field="sequence",
-                    )
+                    byte = line[column - 1]
+                    what = f"non-ASCII byte 0x{byte:02x}" if byte > 127 else f"invalid base {chr(byte)!r}"
+                    raise InputError(path, f"{what} at column {column}", line=line_no, field="sequence")
                 yield line.translate(_TO_N)
             pending = None
 
@@ -97,10 +94,14 @@ def _fasta_records(path: PathLike) -> Iterator[tuple[str, int, Iterator[bytes]]]
 
 
 def _header_name(path: PathLike, line: bytes, line_no: int) -> str:
+    if not line.isascii():
+        column = next(i for i, byte in enumerate(line) if byte > 127) + 1
+        raise InputError(path, f"non-ASCII byte 0x{line[column - 1]:02x} at column {column}: sequence names "
+                               "must be ASCII", line=line_no, field="header")  # fmt: skip
     parts = line[1:].split()
     if not parts:
         raise InputError(path, "empty sequence name", line=line_no, field="header")
-    return parts[0].decode("ascii", errors="replace")
+    return parts[0].decode("ascii")
 
 
 def _rewrap(lines: Iterable[bytes], width: int) -> Iterator[bytes]:

@@ -18,7 +18,7 @@ import numpy as np
 import pysam
 
 from dnabert.io import InputError, PathLike
-from dnabert.sequence import ASCII_COMPLEMENT, ASCII_UPPER
+from dnabert.sequence import ASCII_COMPLEMENT, ASCII_UPPER, to_strings
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,32 @@ def within_bounds(intervals: Intervals, sizes: dict[str, int]) -> np.ndarray:
     """True where the interval lies on a known chromosome and inside it."""
     length = np.array([sizes.get(c, -1) for c in intervals.chrom], dtype=np.int64)
     return (length >= 0) & (intervals.start >= 0) & (intervals.end <= length)
+
+
+def check_chromosome_ends(
+    intervals: Intervals, sizes: dict[str, int], path: PathLike, what: str, lines: np.ndarray | None = None
+) -> np.ndarray:
+    """Where intervals of a file end past their chromosome (those on absent chromosomes are not counted).
+
+    When all of them do, the genome is probably another assembly: an :class:`InputError`
+    ``N of M <what> lie past chromosome ends: wrong assembly?`` naming the first one's line.
+    When some do, a warning says so. Returns the mask.
+    """
+    length = np.array([sizes.get(c, -1) for c in intervals.chrom], dtype=np.int64)
+    known = length >= 0
+    past = known & (intervals.end > length)
+    if not past.any():
+        return past
+    first = int(np.flatnonzero(past)[0])
+    chrom, start, end = intervals.chrom[first], int(intervals.start[first]), int(intervals.end[first])
+    line = None if lines is None else int(lines[first])
+    message = (f"{int(past.sum())} of {int(known.sum())} {what} lie past chromosome ends")
+    example = f"first: {chrom}:{start}-{end}, and {chrom} has {int(length[first]):,} bp"
+    if past.sum() == known.sum():
+        raise InputError(path, f"{message}: wrong assembly? ({example})", line=line, field="end")
+    log.warning("%s%s: field 'end': %s (%s); what lies past an end is dropped", path,
+                "" if line is None else f":{line}", message, example)
+    return past
 
 
 class IntervalIndex:
@@ -231,6 +257,16 @@ class GenomeSequence:
             minus = intervals.strand == "-"
             if minus.any():
                 out[minus] = ASCII_COMPLEMENT[out[minus][:, ::-1]]
+        return out
+
+    def sequences(self, intervals: Intervals, oriented: bool = True, upper: bool = True) -> list[str]:
+        """Sequences of intervals of any lengths as strings (one :meth:`windows` call per length)."""
+        out = [""] * len(intervals)
+        lengths = intervals.length
+        for length in np.unique(lengths):
+            rows = np.flatnonzero(lengths == length)
+            for row, text in zip(rows.tolist(), to_strings(self.windows(intervals.take(rows), oriented, upper))):
+                out[row] = text
         return out
 
     def sequence(self, chrom: str, start: int, end: int) -> bytes:

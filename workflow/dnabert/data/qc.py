@@ -18,7 +18,7 @@ from dnabert.data import negatives as neg
 from dnabert.data.datasets import read_dataset
 from dnabert.data.intervals import IntervalIndex, Intervals
 from dnabert.data.splits import SPLITS
-from dnabert.io import PathLike, atomic_path
+from dnabert.io import PathLike, atomic_path, read_json
 from dnabert.sequence import reverse_complement
 
 
@@ -48,7 +48,9 @@ def cross_split_overlaps(frame: pd.DataFrame) -> int:
 def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, PathLike]) -> dict[str, Any]:
     """Counts per class and split, GC/length summaries, leakage checks and a GC plot of positives vs negatives.
 
-    ``outputs`` names ``counts``, ``composition``, ``summary`` (JSON) and ``plot`` (PNG).
+    ``outputs`` names ``counts``, ``composition``, ``summary`` (JSON) and ``plot`` (PNG). With
+    ``inputs['duplicates']`` (the dataset job's report of repeated sequences) the summary
+    gets its counts under ``duplicates``.
     """
     frame = pd.concat([read_dataset(inputs[name]).assign(split=name) for name in SPLITS], ignore_index=True)
     frame["gc"] = _gc(frame["sequence"])
@@ -81,6 +83,8 @@ def dataset_qc(task: str, inputs: Mapping[str, PathLike], outputs: Mapping[str, 
         "intervals_overlapping_another_split": cross_split_overlaps(frame),
         "gc_distance_to_positives": distance,
     }
+    if inputs.get("duplicates"):
+        summary["duplicates"] = read_json(inputs["duplicates"])
     with contextlib.ExitStack() as stack:
         paths = {key: stack.enter_context(atomic_path(outputs[key])) for key in ("counts", "composition", "summary",
                                                                                 "plot")}

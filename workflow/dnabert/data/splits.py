@@ -8,11 +8,12 @@ may sit in two splits. When one does, the copy in the earlier split of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from dnabert.io import InputError, PathLike
 from dnabert.sequence import reverse_complement
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,18 @@ class ChromosomeSplits:
         """The genome's chromosomes that belong to ``split``, in genome order."""
         return [c for c, s in zip(genome, self.split_of(genome)) if s == split]
 
+    def check_genome(self, sizes: Mapping[str, int], genome: PathLike) -> None:
+        """Every dev and test chromosome is in the genome and one is left for train, or an InputError says which."""
+        names = list(sizes)
+        listing = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+        for split in ("dev", "test"):
+            absent = [c for c in getattr(self, split) if c not in sizes]
+            if absent:
+                raise InputError(genome, f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not in this "
+                                         f"genome (it has {len(names)}: {listing}); set splits.{split} to "
+                                         "chromosomes of the genome", field=f"splits.{split}")  # fmt: skip
+        if not set(names) - set(self.dev) - set(self.test):
+            raise InputError(genome, f"no chromosome is left for train (genome: {listing})", field="splits")
 
 
 

@@ -11,6 +11,7 @@ Sequences must be ACGTN (any case; upper-cased). Errors name file, line and fiel
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +25,13 @@ _SUFFIX_FORMAT = {".csv": "csv", ".tsv": "dnabert_tsv", ".fa": "fasta", ".fasta"
 
 @dataclass
 class LabelledSequences:
-    """Sequences with integer labels and a name per sequence (line or record name)."""
+    """Sequences with integer labels, a name per sequence (line or record name) and its line in the file."""
 
     sequences: list[str]
     labels: list[int]
     names: list[str]
     path: str
+    lines: list[int]
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -53,20 +55,53 @@ def _sequence(path: PathLike, text: str, line: int) -> str:
 
 def _label(path: PathLike, text: str, line: int) -> int:
     try:
-        return int(text)
+        label = int(text)
     except ValueError:
         raise InputError(path, f"label must be an integer, got {text!r}", line=line, field="label") from None
+    if label < 0:
+        raise InputError(path, f"label must be 0 or more (classes are 0, 1, 2, ...), got {label}", line=line,
+                         field="label")  # fmt: skip
+    return label
 
 
-def _finish(path: PathLike, sequences, labels, names) -> LabelledSequences:
+def _finish(path: PathLike, sequences, labels, names, lines) -> LabelledSequences:
     if not sequences:
         raise InputError(path, "no sequences in the file")
-    return LabelledSequences(sequences, labels, names, str(path))
+    return LabelledSequences(sequences, labels, names, str(path), lines)
+
+
+def check_labels(first: Mapping[int, tuple[str, int | None]], n_files: int) -> None:
+    """Labels must be 0..C-1 with C >= 2; ``first`` maps each label to the file and line it first occurs on.
+
+    Raises an InputError naming that file (and line): for one class only, or for a
+    gap (e.g. labels 0 and 2 without 1), at the first label above the gap.
+    """
+    labels = sorted(first)
+    if len(labels) < 2:
+        path, _ = first[labels[0]]
+        where = "the file" if n_files == 1 else f"all {n_files} files of the task"
+        raise InputError(path, f"only one class (label {labels[0]}) in {where}: a classifier needs at least two",
+                         field="label")  # fmt: skip
+    missing = sorted(set(range(labels[-1] + 1)) - set(labels))
+    if missing:
+        above = next(label for label in labels if label > missing[0])
+        path, line = first[above]
+        raise InputError(path, f"labels must be 0..C-1 without gaps: label {above} occurs but {missing[0]} never "
+                               f"does (labels: {', '.join(map(str, labels))})", line=line, field="label")  # fmt: skip
+
+
+def table_labels(tables: Sequence[LabelledSequences]) -> None:
+    """:func:`check_labels` over all files of a table task."""
+    first: dict[int, tuple[str, int | None]] = {}
+    for table in tables:
+        for label, line in zip(table.labels, table.lines):
+            first.setdefault(label, (table.path, line))
+    check_labels(first, len(tables))
 
 
 def read_gue_csv(path: PathLike) -> LabelledSequences:
     """A GUE / DNABERT-2 CSV with header ``sequence,label``."""
-    sequences, labels, names = [], [], []
+    sequences, labels, names, lines = [], [], [], []
     with open_text(path) as handle:
         header = handle.readline().rstrip("\r\n")
         if header.split(",") != ["sequence", "label"]:
@@ -81,7 +116,8 @@ def read_gue_csv(path: PathLike) -> LabelledSequences:
             sequences.append(_sequence(path, fields[0].strip(), line_no))
             labels.append(_label(path, fields[1].strip(), line_no))
             names.append(f"{Path(path).name}:{line_no}")
-    return _finish(path, sequences, labels, names)
+            lines.append(line_no)
+    return _finish(path, sequences, labels, names, lines)
 
 
 def kmers_to_sequence(kmers: list[str], path: PathLike = "", line: int | None = None) -> str:
@@ -100,7 +136,7 @@ def kmers_to_sequence(kmers: list[str], path: PathLike = "", line: int | None = 
 
 def read_dnabert_tsv(path: PathLike) -> LabelledSequences:
     """A DNABERT fine-tuning TSV: header, then space-separated k-mers, a tab, and a label."""
-    sequences, labels, names = [], [], []
+    sequences, labels, names, lines = [], [], [], []
     with open_text(path) as handle:
         header = handle.readline().rstrip("\r\n")
         if header.split("\t") != ["sequence", "label"]:
@@ -118,14 +154,16 @@ def read_dnabert_tsv(path: PathLike) -> LabelledSequences:
             sequences.append(kmers_to_sequence([k.upper() for k in kmers], path, line_no))
             labels.append(_label(path, fields[1].strip(), line_no))
             names.append(f"{Path(path).name}:{line_no}")
-    return _finish(path, sequences, labels, names)
+            lines.append(line_no)
+    return _finish(path, sequences, labels, names, lines)
 
 
 def read_fasta_table(path: PathLike, label: int) -> LabelledSequences:
     """A (gzipped) FASTA whose records all get ``label``."""
     records = list(read_fasta(path))
     sequences = [_sequence(path, record.sequence, record.line) for record in records]
-    return _finish(path, sequences, [label] * len(sequences), [record.name for record in records])
+    return _finish(path, sequences, [label] * len(sequences), [record.name for record in records],
+                   [record.line for record in records])
 
 
 def read_table(path: PathLike, fmt: str, label: int | None = None) -> LabelledSequences:
@@ -135,7 +173,7 @@ def read_table(path: PathLike, fmt: str, label: int | None = None) -> LabelledSe
     if fmt == "dnabert_tsv":
         return read_dnabert_tsv(path)
     if fmt == "fasta":
-        if label is None:
-            raise InputError(path, "a FASTA table file needs a label", field="label")
+        if label is None or label < 0:
+            raise InputError(path, f"a FASTA table file needs a label 0 or more, got {label}", field="label")
         return read_fasta_table(path, label)
     raise ValueError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")

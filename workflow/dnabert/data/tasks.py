@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dnabert.io import InputError
+from dnabert.data import coordinates
 from dnabert.data.tables import infer_format
+from dnabert.io import InputError
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,37 @@ class TableTask:
     files: tuple[TableFile, ...]
     dev: float = 0.1
     test: float = 0.1
+    dedup: str = "auto"  # see dnabert.data.duplicates
+
+    @property
+    def given_splits(self) -> bool:
+        return any(f.split for f in self.files)
 
 
-TaskSettings = PeaksTask | PromotersTask | SpliceTask | TableTask
+@dataclass(frozen=True)
+class CoordinateFile:
+    path: str
+    format: str  # csv (Genomic Benchmarks) or bed
+    split: str | None = None
+    class_name: str | None = None  # the class of every row (a Genomic Benchmarks file), else the label column
+
+
+@dataclass(frozen=True)
+class CoordinatesTask:
+    """Labelled genome intervals; files without a split follow the chromosome hold-out."""
+
+    name: str
+    files: tuple[CoordinateFile, ...]
+    classes: tuple[str, ...] | None = None
+    dev_fraction: float = 0.1
+    dedup: str = "auto"
+
+    @property
+    def given_splits(self) -> bool:
+        return any(f.split for f in self.files)
+
+
+TaskSettings = PeaksTask | PromotersTask | SpliceTask | TableTask | CoordinatesTask
 
 
 def task_from_config(name: str, cfg: Mapping[str, Any], files: Mapping[str, str]) -> TaskSettings:
@@ -154,5 +183,24 @@ def task_from_config(name: str, cfg: Mapping[str, Any], files: Mapping[str, str]
             table_files.append(TableFile(path, fmt, spec.get("split"), spec.get("label"),
                                          origin.rstrip("/").rsplit("/", 1)[-1]))
         split = cfg.get("random_split", {})
-        return TableTask(name, tuple(table_files), split.get("dev", 0.1), split.get("test", 0.1))
+        return TableTask(name, tuple(table_files), split.get("dev", 0.1), split.get("test", 0.1),
+                         cfg.get("dedup", "auto"))
+    if kind == "coordinates":
+        return _coordinates_task(name, cfg, files)
     raise ValueError(f"tasks.{name}.type: unknown task type {kind!r}")
+
+
+def _coordinates_task(name: str, cfg: Mapping[str, Any], files: Mapping[str, str]) -> CoordinatesTask:
+    """A ``coordinates`` entry whose ``folder:`` (if any) the config checks already turned into ``files:``."""
+    coordinate_files = []
+    for i, spec in enumerate(cfg["files"]):
+        path = files[f"table_{i}"]
+        fmt = spec.get("format") or coordinates.infer_format(spec.get("path") or spec.get("url") or path)
+        if fmt is None:
+            raise InputError(None, "cannot tell the coordinate format from the file name; set format:",
+                             field=f"tasks.{name}.files[{i}].format")
+        cls = spec.get("class")
+        coordinate_files.append(CoordinateFile(path, fmt, spec.get("split"), None if cls is None else str(cls)))
+    classes = cfg.get("classes")
+    return CoordinatesTask(name, tuple(coordinate_files), None if classes is None else tuple(map(str, classes)),
+                           cfg.get("dev_fraction", 0.1), cfg.get("dedup", "auto"))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dnabert.io import InputError, PathLike, atomic_write, open_text
-from dnabert.metrics import aggregate, classification_metrics, cross_entropy
+from dnabert.metrics import aggregate, classification_metrics, collapsed, cross_entropy
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,13 @@ def write_predictions(path: PathLike, split: Split, probs: np.ndarray | Mapping[
 def summarise_runs(
     runs: Mapping[str, Mapping[str, Any]], *, task: str, model: str, headline: str, **extra: Any
 ) -> dict[str, Any]:
-    """A task's ``metrics.json``: every run's test metrics, and their mean, sd and ``mean ± sd`` text."""
+    """A task's ``metrics.json``: every run's test metrics, their mean, sd and ``mean ± sd`` text.
+
+    ``collapsed`` lists the runs that predict one class for every test sequence; they
+    stay in the mean (it is what the recipe gives) but tables and the report flag them.
+    """
     summary = aggregate(runs)
+    dead = [key for key, value in runs.items() if collapsed(value.get("confusion_matrix"))]
     return {
         "task": task,
         "model": model,
@@ -152,6 +157,7 @@ def summarise_runs(
         "headline_value": summary["mean"][headline],
         "headline_text": summary["text"][headline],
         "runs": {key: dict(value) for key, value in runs.items()},
+        "collapsed": dead,
         **summary,
         **extra,
     }

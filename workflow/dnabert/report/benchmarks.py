@@ -2,7 +2,8 @@
 
 * :func:`benchmark_table` collects the aggregated ``metrics.json`` of every model and
   baseline of every task, one row per (task, model).
-* :func:`write_table` writes it as ``results/benchmarks/summary.tsv`` (:data:`TABLE_COLUMNS`);
+* :func:`write_table` writes it as ``results/benchmarks/summary.tsv`` (:data:`TABLE_COLUMNS`;
+  ``collapsed`` counts the runs that predicted one class for every test sequence);
   :func:`plot_table` draws it as grouped bars.
 
 The report's test-metrics page (:mod:`dnabert.report.stages`) reads that TSV.
@@ -18,7 +19,8 @@ import numpy as np
 from dnabert.io import InputError, PathLike, atomic_write, read_json
 from dnabert.metrics import SCALAR_METRICS
 
-TABLE_COLUMNS = ("task", "model", "runs", "headline", *(f"{m}_{s}" for m in SCALAR_METRICS for s in ("mean", "sd")))
+TABLE_COLUMNS = ("task", "model", "runs", "collapsed", "headline",
+                 *(f"{m}_{s}" for m in SCALAR_METRICS for s in ("mean", "sd")))  # fmt: skip
 
 
 def benchmark_table(files: Sequence[PathLike]) -> list[dict[str, Any]]:
@@ -30,7 +32,7 @@ def benchmark_table(files: Sequence[PathLike]) -> list[dict[str, Any]]:
         if missing:
             raise InputError(path, f"not an aggregated metrics file (missing {', '.join(missing)})")
         row: dict[str, Any] = {"task": data["task"], "model": data["model"], "runs": len(data["runs"]),
-                               "headline": data.get("headline", "mcc")}  # fmt: skip
+                               "collapsed": len(data.get("collapsed", [])), "headline": data.get("headline", "mcc")}  # fmt: skip
         for metric in SCALAR_METRICS:
             row[f"{metric}_mean"] = data["mean"].get(metric)
             row[f"{metric}_sd"] = data["sd"].get(metric)

@@ -38,6 +38,27 @@ def _count_rows(counts: Sequence[Mapping[str, str]]) -> list[list[Any]]:
     return rows
 
 
+def _duplicates_table(report: Mapping[str, Any] | None) -> Table | None:
+    """Repeated sequences per split before the dedup policy, what it removed, and the rows left."""
+    if not report:
+        return None
+    before, after = report["before"], report["after"]
+    within = before["within"]
+    rows = [["rows in the input", *(within[s]["rows"] for s in SPLITS)],
+            ["exact copies within the split", *(within[s]["exact"] for s in SPLITS)],
+            ["reverse-complement copies within the split", *(within[s]["reverse_complement"] for s in SPLITS)]]
+    for other in SPLITS:
+        rows.append([f"rows whose sequence is also in {other}",
+                     *("" if s == other else before["across"]["-".join(sorted((s, other), key=SPLITS.index))]
+                       ["rows"][s] for s in SPLITS)])
+    rows += [["sequences with two or more labels", *(before["label_conflicts"][s] for s in SPLITS)],
+             [f"removed (dedup: {report['dedup']})", *(report["removed"][s] for s in SPLITS)],
+             ["rows kept", *(after["within"][s]["rows"] for s in SPLITS)]]
+    return table(["repeated sequences (or reverse complements)", *SPLITS], rows,
+                 caption=f"Repeated sequences, counted before dedup: {report['dedup']} removed the rows shown; "
+                         f"{before['label_conflicts']['any']} sequences carry two labels over all splits")
+
+
 def dataset_context(task: str, counts: PathLike, composition: PathLike, summary: PathLike) -> dict[str, Any]:
     """A task's data page: sequences per split, class and source; GC/length; leakage checks."""
     rows = _count_rows(read_tsv(counts))
@@ -69,6 +90,7 @@ def dataset_context(task: str, counts: PathLike, composition: PathLike, summary:
              ("intervals overlapping an interval of another split", qc.get("intervals_overlapping_another_split"))],
             caption="Leakage checks (both should be 0)",
         ),
+        "duplicates": _duplicates_table(qc.get("duplicates")),
     }  # fmt: skip
 
 
@@ -165,14 +187,21 @@ def _every_metric(by_task: Mapping[str, list[dict[str, str]]], metrics: Sequence
                 for m in metrics}  # fmt: skip
         for item in items:
             row = len(body)
-            body.append([task, item["model"], int(item["runs"])])
+            body.append([task, item["model"], _runs_text(item)])
             for metric in metrics:
                 mean = parse_number(item[f"{metric}_mean"])
                 if mean is not None and mean == best[metric]:
                     bold.append((row, len(body[-1])))
                 body[-1].append(format_mean_sd(mean, parse_number(item[f"{metric}_sd"])))
     return table(["task", "model", "runs", *(METRIC_NAMES[m] for m in metrics)], body, bold=bold,
-                 numeric=(False, False, True, *(True for _ in metrics)), caption="Every metric")  # fmt: skip
+                 numeric=(False, False, True, *(True for _ in metrics)),
+                 caption="Every metric (runs: seeds, and how many collapsed to one predicted class)")  # fmt: skip
+
+
+def _runs_text(item: Mapping[str, str]) -> str:
+    """``3``, or ``3 (1 collapsed)`` when runs predicted one class for every test sequence."""
+    dead = int(item.get("collapsed") or 0)
+    return f"{item['runs']} ({dead} collapsed)" if dead else str(item["runs"])
 
 
 def metrics_context(summary: PathLike) -> dict[str, Table | None]:

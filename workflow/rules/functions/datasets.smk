@@ -15,6 +15,11 @@ def dataset_files(task="{task}"):
     return {split: f"results/datasets/{task}/{split}.tsv.gz" for split in SPLITS}
 
 
+def dataset_duplicates_file(task="{task}"):
+    """Repeated sequences of one task dataset, counted before and after its dedup policy (JSON)."""
+    return f"results/datasets/{task}/qc/duplicates.json"
+
+
 def dataset_qc_files(task="{task}"):
     """The QC files of one task dataset, by key."""
     return {key: f"results/datasets/{task}/qc/{name}" for key, name in QC_FILES.items()}
@@ -27,9 +32,10 @@ def dataset_inputs(wildcards):
         for (task, role) in task_sources(config)
         if task == wildcards.task
     }
-    if TASKS[wildcards.task]["type"] != "table":
+    kind = TASKS[wildcards.task]["type"]
+    if kind != "table":
         inputs.update(genome_files())
-        if config["genome"]["blacklist"] is not None:
+        if config["genome"]["blacklist"] is not None and kind != "coordinates":
             inputs["blacklist"] = f"resources/genome/{GENOME}/blacklist.bed.gz"
     return inputs
 
@@ -40,4 +46,5 @@ def dataset_targets():
     for task in TASKS:
         targets += list(dataset_files(task).values())
         targets += list(dataset_qc_files(task).values())
+        targets.append(dataset_duplicates_file(task))
     return targets

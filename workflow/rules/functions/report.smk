@@ -54,8 +54,14 @@ def report_prediction_inputs(wildcards):
         ],
         "metrics": f"results/finetune/{task}/metrics.json",
     }
-    for name in BASELINES["models"]:
-        inputs[name] = f"results/baselines/{task}/{name}/predictions.tsv"
+    for name in baseline_names():
+        if name == "bert_scratch":
+            inputs[name] = [
+                finetune_run_files(task, seed, "bert_scratch")["predictions"]
+                for seed in task_seeds(config, task)
+            ]
+        else:
+            inputs[name] = [f"results/baselines/{task}/{name}/predictions.tsv"]
     return inputs
 
 

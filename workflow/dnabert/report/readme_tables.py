@@ -1,0 +1,118 @@
+"""The README's result tables, written from a run's ``results/`` so they cannot drift from what a run gives.
+
+The README marks each generated table with a pair of HTML comments::
+
+    <!-- results:benchmarks -->
+    ...the table...
+    <!-- /results:benchmarks -->
+
+``python -m dnabert.report.readme_tables`` (``make readme-tables``) rewrites every
+marked block from the run in the current folder: ``benchmarks`` (test MCC and AUROC
+of every model per task, mean ± sd over seeds, from ``results/benchmarks/summary.tsv``)
+and ``recovery`` (the planted-motif check, from ``results/interpret/recovery.tsv``).
+``--check`` only compares and exits 1 when the README differs from the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from dnabert.io import InputError, PathLike, write_text_atomic
+from dnabert.metrics import format_mean_sd
+
+MODEL_ORDER = ("dnabert", "dnabert_released", "bert_scratch", "kmer_lr", "cnn")
+BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S)
+
+
+def _read_tsv(path: PathLike) -> list[dict[str, str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "missing: run the workflow first (make demo)")
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _number(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _cell(row: Mapping[str, str] | None, metric: str) -> str:
+    if row is None:
+        return "–"
+    text = format_mean_sd(_number(row[f"{metric}_mean"]), _number(row[f"{metric}_sd"]))
+    dead = int(row.get("collapsed") or 0)
+    return f"{text} ({dead} of {row['runs']} collapsed)" if dead else text
+
+
+def benchmarks_table(results: Path) -> str:
+    """Markdown: one row per task, test MCC and AUROC of every model (mean ± sd over seeds)."""
+    rows = _read_tsv(results / "benchmarks" / "summary.tsv")
+    models = sorted({row["model"] for row in rows}, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    lookup = {(row["task"], row["model"]): row for row in rows}
+    head = ["task", *(f"{model} {metric}" for model in models for metric in ("MCC", "AUROC"))]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task in tasks:
+        cells = [task]
+        for model in models:
+            row = lookup.get((task, model))
+            cells += [_cell(row, "mcc"), _cell(row, "auroc")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def recovery_table(results: Path) -> str:
+    """Markdown: the planted-motif recovery rows as the run wrote them."""
+    rows = _read_tsv(results / "interpret" / "recovery.tsv")
+    if not rows:
+        return "(no planted motifs)\n"
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row[c] or "–" for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+TABLES: dict[str, Callable[[Path], str]] = {"benchmarks": benchmarks_table, "recovery": recovery_table}
+
+
+def render(readme: str, results: Path, names: Sequence[str] | None = None) -> str:
+    """``readme`` with every marked block (or only ``names``) rewritten from ``results``."""
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in TABLES or (names and name not in names):
+            return match.group(0)
+        return match.group(1) + TABLES[name](results) + match.group(4)
+
+    return BLOCK.sub(replace, readme)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dnabert.report.readme_tables", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=Path("results"), help="a finished run's results folder")
+    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 if the README differs")
+    args = parser.parse_args(argv)
+    old = args.readme.read_text()
+    try:
+        new = render(old, args.results)
+    except InputError as err:
+        print(f"readme_tables: {err}", file=sys.stderr)
+        return 2
+    if args.check:
+        if new != old:
+            print(f"{args.readme} differs from {args.results}: run make readme-tables", file=sys.stderr)
+            return 1
+        return 0
+    if new != old:
+        write_text_atomic(args.readme, new)
+        print(f"updated {args.readme} from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
