@@ -40,11 +40,48 @@ def rows(n: int = 60, kmers: int = 40, seed: int = 0) -> tuple[list[np.ndarray],
 def test_auto_picks_the_separating_layer_and_heads():
     data, labels = rows()
     selection = select_heads(data, labels, HeadSettings())
-    assert (selection.layer, selection.heads) == (1, (0, 2)) and selection.auroc > 0.95
+    assert selection.layer == 1 and set(selection.heads) <= {0, 2} and selection.auroc > 0.95
     table = selection.table
     assert len(table) == 3 * (4 + 1)  # every layer x head, and each layer's chosen heads summed
-    assert table.loc[table["selected"], ["layer", "head"]].values.tolist() == [[1, "sum:0,2"]]
+    chosen = "sum:" + ",".join(map(str, selection.heads))
+    assert table.loc[table["selected"], ["layer", "head"]].values.tolist() == [[1, chosen]]
     assert table.set_index(["layer", "head"]).loc[(0, "1"), "auroc"] < 0.5
+
+
+def test_heads_are_summed_when_the_sum_separates_better():
+    """Two weak heads with independent noise: their sum beats either alone, and auto keeps both."""
+    rng = np.random.default_rng(2)
+    labels = np.array([1, 0] * 100)
+    data = []
+    for label in labels:
+        a = rng.gamma(2.0, 1.0, size=(40, 1, 3))
+        if label:
+            site = rng.integers(0, 34)
+            a[site : site + 6, 0, :2] += 1.5
+        data.append(a)
+    selection = select_heads(data, labels, HeadSettings(min_usable=0.0))
+    singles = selection.table[selection.table["head"].isin(["0", "1"])]["auroc"]
+    assert selection.heads == (0, 1) and selection.auroc > singles.max()
+
+
+def test_heads_too_flat_for_the_region_rule_are_passed_over():
+    """Layer 1's head separates best but never reaches 10x its minimum; layer 0's head does: layer 0 is used."""
+    rng = np.random.default_rng(3)
+    labels = np.array([1, 0] * 60)
+    data = []
+    for label in labels:
+        a = np.empty((40, 2, 1))
+        a[:, 0, 0] = rng.gamma(2.0, 1.0, size=40) + 0.01
+        a[:, 1, 0] = 1.0 + rng.random(40) * 0.2
+        if label:
+            site = rng.integers(0, 34)
+            a[site : site + 6, 0, 0] += 1.0
+            a[site : site + 6, 1, 0] += 1.0  # a perfect separator, but at most 2x its minimum
+        data.append(a)
+    flat_but_perfect = select_heads(data, labels, HeadSettings(min_usable=0.0))
+    assert flat_but_perfect.layer == 1 and flat_but_perfect.auroc > 0.95
+    selection = select_heads(data, labels, HeadSettings())
+    assert selection.layer == 0 and selection.heads == (0,)
 
 
 def test_fixed_layer_and_heads_are_kept_and_scored():

@@ -12,10 +12,16 @@ per-sequence *peakedness* of its [CLS] attention separates positives from negati
   negatives gets a high share in positives only;
 * the score of a head is the AUROC of its peakedness, positives (label > 0) against
   negatives (label 0);
-* ``heads: auto`` keeps, per layer, the heads with AUROC >= ``min_auroc`` (or the
-  layer's best head when none does); the layer's score is the AUROC of the
-  peakedness of those heads' summed attention; ``layer: auto`` takes the layer with
-  the best score (ties: the later layer, as DNABERT's default is the last).
+* the attention must also be usable by DNABERT's region rule (a base above 10x its
+  sequence's minimum): a head set is *usable* when at least half the dev positives
+  have such a base in its summed attention, spread over bases (a head can separate
+  well yet be too flat for the rule: max/min 2.7 against the rule's 10);
+* ``heads: auto`` ranks, per layer, the usable heads with AUROC >= ``min_auroc`` (the
+  best usable head when none passes; every head when none is usable) and keeps the
+  best 1, 2, ... of them whose summed attention is usable and separates best (its
+  peakedness AUROC; ties: fewer heads); ``layer: auto`` takes a layer whose choice is
+  usable, the one with the best AUROC (ties: the later layer, as DNABERT's default is
+  the last).
 
 ``layer`` may also be an index (-1: last) and ``heads`` ``all`` or a list, as in
 DNABERT; the table of every layer x head is written either way, so the choice and
@@ -44,6 +50,10 @@ class HeadSettings:
     heads: str | tuple[int, ...] = "auto"
     window: int = 8
     min_auroc: float = 0.6
+    #: DNABERT's region rule (a base above ``min_factor`` x its sequence's minimum); a head set is usable
+    #: when at least ``min_usable`` of the dev positives have a base that passes it.
+    min_factor: float = 10.0
+    min_usable: float = 0.5
 
     def __post_init__(self) -> None:
         if isinstance(self.layer, str) and self.layer != "auto":
@@ -83,6 +93,19 @@ def peakedness(kmer_attention: np.ndarray, window: int) -> np.ndarray:
         return np.where(total > 0, best / np.where(total > 0, total, 1), 0.0)
 
 
+def usable_share(rows: Sequence[np.ndarray], labels: np.ndarray, layer: int, heads: Sequence[int], k: int,
+                 min_factor: float) -> float:  # fmt: skip
+    """Share of the positives whose summed attention, spread over bases, has a base above ``min_factor`` x its minimum."""
+    passing = []
+    for r, label in zip(rows, labels):
+        if label > 0:
+            a = r[:, layer, list(heads)].sum(axis=1)
+            total = np.convolve(a, np.ones(k))
+            base = total / np.convolve(np.ones(a.size), np.ones(k))
+            passing.append(base.max() > min_factor * base.min())
+    return float(np.mean(passing)) if passing else 0.0
+
+
 def _auroc(labels: np.ndarray, values: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
@@ -92,17 +115,46 @@ def _auroc(labels: np.ndarray, values: np.ndarray) -> float:
     return float(roc_auc_score(positive, values))
 
 
-def _layer_heads(aurocs: np.ndarray, heads: str | tuple[int, ...], min_auroc: float) -> tuple[int, ...]:
-    if heads == "all":
-        return tuple(range(aurocs.size))
-    if heads == "auto":
-        passing = np.flatnonzero(np.nan_to_num(aurocs, nan=0.0) >= min_auroc)
-        return tuple(int(h) for h in passing) if passing.size else (int(np.nanargmax(aurocs)) if np.isfinite(aurocs).any() else 0,)
-    return tuple(int(h) for h in heads)
+def _summed_auroc(rows: Sequence[np.ndarray], labels: np.ndarray, layer: int, heads: Sequence[int], window: int) -> float:
+    return _auroc(labels, np.array([peakedness(r[:, layer, list(heads)].sum(axis=1), window) for r in rows]))
 
 
-def select_heads(rows: Sequence[np.ndarray], labels: np.ndarray, settings: HeadSettings) -> HeadSelection:
-    """Choose the layer and heads from dev sequences' [CLS] rows (``(n_kmers, layers, heads)`` each, with labels)."""
+def _layer_heads(rows: Sequence[np.ndarray], labels: np.ndarray, layer: int, aurocs: np.ndarray,
+                 settings: HeadSettings, k: int) -> tuple[tuple[int, ...], float, bool]:  # fmt: skip
+    """A layer's heads, the dev AUROC of their summed attention, and whether DNABERT's region rule can use it.
+
+    ``auto``: the heads with AUROC >= ``min_auroc`` whose attention passes the region
+    rule (:func:`usable_share`), best first (the best such head when none reaches
+    ``min_auroc``; every head when none is usable); of the sums of the best 1, 2, ...
+    of them, the usable one that separates best (ties: fewer heads).
+    """
+    def usable(heads: Sequence[int]) -> bool:
+        return usable_share(rows, labels, layer, heads, k, settings.min_factor) >= settings.min_usable
+
+    if settings.heads == "all":
+        chosen = tuple(range(aurocs.size))
+    elif settings.heads != "auto":
+        chosen = tuple(int(h) for h in settings.heads)
+    else:
+        scores = np.nan_to_num(aurocs, nan=0.0)
+        order = [int(h) for h in np.argsort(-scores, kind="stable")]
+        fit = [h for h in order if usable([h])] or order
+        ranked = [h for h in fit if scores[h] >= settings.min_auroc] or fit[:1]
+        best, chosen = -1.0, tuple(ranked[:1])
+        for m in range(1, len(ranked) + 1):
+            if m > 1 and not usable(ranked[:m]):
+                continue
+            value = np.nan_to_num(_summed_auroc(rows, labels, layer, ranked[:m], settings.window), nan=0.0)
+            if value > best + 1e-12:
+                best, chosen = value, tuple(sorted(ranked[:m]))
+    return chosen, _summed_auroc(rows, labels, layer, chosen, settings.window), usable(chosen)
+
+
+def select_heads(rows: Sequence[np.ndarray], labels: np.ndarray, settings: HeadSettings, k: int = 1) -> HeadSelection:
+    """Choose the layer and heads from dev sequences' [CLS] rows (``(n_kmers, layers, heads)`` each, with labels).
+
+    ``k``: the k-mer length, to spread attention over bases as the motif finder does.
+    """
     labels = np.asarray(labels)
     if not rows:
         raise InputError(None, "no dev sequences to choose attention heads on", field="interpret.attention")
@@ -115,16 +167,16 @@ def select_heads(rows: Sequence[np.ndarray], labels: np.ndarray, settings: HeadS
                          field="interpret.attention.layer")  # fmt: skip
     per_head = np.stack([peakedness(r, settings.window) for r in rows])  # (sequences, layers, heads)
     aurocs = np.array([[_auroc(labels, per_head[:, layer, h]) for h in range(n_heads)] for layer in range(n_layers)])
-    records, layer_scores, layer_heads = [], [], []
+    records, layer_scores, layer_heads, layer_usable = [], [], [], []
     for layer in range(n_layers):
-        chosen = _layer_heads(aurocs[layer], settings.heads, settings.min_auroc)
-        summed = np.array([peakedness(r[:, layer, list(chosen)].sum(axis=1), settings.window) for r in rows])
+        chosen, score, fits = _layer_heads(rows, labels, layer, aurocs[layer], settings, k)
         layer_heads.append(chosen)
-        layer_scores.append(_auroc(labels, summed))
+        layer_scores.append(score)
+        layer_usable.append(fits)
         records += [(layer, str(h), aurocs[layer, h]) for h in range(n_heads)]
         records.append((layer, "sum:" + ",".join(map(str, chosen)), layer_scores[-1]))
-    if settings.layer == "auto":
-        scores = np.nan_to_num(np.array(layer_scores), nan=-1.0)
+    if settings.layer == "auto":  # usable layers first, then the best AUROC (ties: the later layer)
+        scores = np.nan_to_num(np.array(layer_scores), nan=-1.0) + 10.0 * np.array(layer_usable)
         layer = int(np.flatnonzero(scores == scores.max())[-1])
     else:
         layer = int(settings.layer) % n_layers

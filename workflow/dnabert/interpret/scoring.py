@@ -92,7 +92,7 @@ def choose_heads(model, k: int, dev_file: PathLike, settings: InterpretSettings,
     dev = read_sequences({"dev": dev_file}, settings.selection_sequences, settings.seed)
     rows = head_attention(model, dev["sequence"].tolist(), k, batch_size=settings.batch_size, device=device,
                           autocast=autocast)  # fmt: skip
-    return select_heads(rows, dev["label"].to_numpy(), settings.heads)
+    return select_heads(rows, dev["label"].to_numpy(), settings.heads, k=k)
 
 
 def score_task(
