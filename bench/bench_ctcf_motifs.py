@@ -1,13 +1,16 @@
-"""Real-data check of the interpretation stage: does attention find CTCF in real CTCF peaks?
+"""Real-data check of the interpretation stage: do both motif engines find CTCF in real CTCF peaks?
 
 GM12878 CTCF ChIP-seq summits +-100 bp (../shared/data/tf/ctcf_gm12878, 500 sequences)
 against one dinucleotide shuffle each, split 80/10/10 at random; a small k-mer BERT is
-fine-tuned from scratch (no pretrained model is on this machine), then the workflow's
-interpretation steps run on every sequence: attention -> DNABERT's motif discovery ->
-TOMTOM against JASPAR2024 CORE vertebrates. Prints the test metrics, the top motifs and
-their best matches, and writes everything to --out.
+fine-tuned from scratch for each seed (no pretrained model is on this machine), then the
+workflow's interpretation steps run on every sequence: layer and heads chosen on dev,
+attention and integrated gradients, motifs from both engines (DNABERT's attention
+discovery, TF-MoDISco on integrated gradients), TOMTOM against JASPAR2024 CORE
+vertebrates. Prints one row per seed x engine (test AUROC, motifs, the top motif's best
+match and q, whether it is a CTCF matrix: MA0139, MA1929 or MA1930) and writes
+everything to --out (summary.json, summary.tsv).
 
-    .venv/bin/python bench/bench_ctcf_motifs.py --out /tmp/ctcf_motifs
+    .venv/bin/python bench/bench_ctcf_motifs.py --out /tmp/ctcf_motifs --seeds 1 2 3
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +28,18 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_model  # noqa: E402
 
-from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune  # noqa: E402
-from dnabert.interpret.stage import InterpretSettings, compare_task, discover_task, score_task  # noqa: E402
-from dnabert.interpret.motifs.jaspar import recovery_table  # noqa: E402
-from dnabert.lm.models import ModelSettings  # noqa: E402
 from dnabert.data.negatives import dinucleotide_shuffle  # noqa: E402
+from dnabert.interpret.motifs.jaspar import recovery_table  # noqa: E402
+from dnabert.interpret.scoring import score_task  # noqa: E402
+from dnabert.interpret.settings import ENGINES, InterpretSettings  # noqa: E402
+from dnabert.interpret.stage import MotifOutputs, motifs_task  # noqa: E402
+from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune  # noqa: E402
+from dnabert.lm.models import ModelSettings  # noqa: E402
 from dnabert.lm.predict import read_fasta_records  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tf" / "ctcf_gm12878" / "Gm12878.CTCF.top500.w200.fa"
+#: JASPAR 2024's CTCF matrices (CORE vertebrates).
+CTCF_MATRICES = ("MA0139", "MA1929", "MA1930")
 
 
 def write_splits(fasta: Path, out: Path, seed: int) -> dict[str, Path]:
@@ -54,89 +61,90 @@ def write_splits(fasta: Path, out: Path, seed: int) -> dict[str, Path]:
     return paths
 
 
+def cpu_seconds() -> float:
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def engine_row(seed: int, engine: str, tomtom: pd.DataFrame, metrics: dict, settings: InterpretSettings) -> dict:
+    """One seed x engine: the top motif's best match, whether it is a CTCF matrix, and MA0139's best q."""
+    best = tomtom[tomtom["rank"] == 1].reset_index(drop=True) if len(tomtom) else tomtom
+    top = best.iloc[0] if len(best) else None
+    significant = best[best["qvalue"] < settings.qvalue] if len(best) else best
+    return {
+        "seed": seed, "engine": engine, "test_auroc": round(float(metrics["test"]["auroc"]), 4),
+        "motifs": int(len(best)),
+        "motifs_matching_ctcf": int((significant["target_name"].str.upper() == "CTCF").sum()) if len(best) else 0,
+        "top_consensus": None if top is None else str(top["query_consensus"]),
+        "top_match": None if top is None else f"{top['target_id']} {top['target_name']}",
+        "top_qvalue": None if top is None else float(top["qvalue"]),
+        "top_is_ctcf": bool(top is not None and str(top["target_id"]).startswith(CTCF_MATRICES)
+                            and top["qvalue"] < settings.qvalue),
+        "ma0139_qvalue": float(recovery_table(tomtom, {"CTCF": "MA0139.2"}, settings.qvalue)["best_qvalue"].iloc[0]),
+    }  # fmt: skip
+
+
+def run_seed(args: argparse.Namespace, data: dict[str, Path], seed: int, interpret: InterpretSettings) -> list[dict]:
+    """Fine-tune one seed, score, and run both engines; one row per engine."""
+    out = args.out / f"seed{seed}"
+    settings = FinetuneSettings(init="scratch", lr=args.lr, epochs=args.epochs, patience=None,
+                                scratch_model=ModelSettings(layers=args.layers, hidden=args.hidden,
+                                                          heads=max(1, args.hidden // 32),
+                                                          intermediate=4 * args.hidden, attention_dropout=0.0))  # fmt: skip
+    started = cpu_seconds()
+    metrics = finetune(settings, data, RunOutputs.under(out / "finetune"), k=args.kmer, seed=seed, task="ctcf_gm12878",
+                       device="cpu", threads=args.threads, progress=False)  # fmt: skip
+    trained = cpu_seconds()
+    base = out / "interpret"
+    score_task(out / "finetune" / "model", data, interpret, dev_file=data["dev"], scores_out=base / "scores.npz",
+               selection_out=base / "attention" / "selection.tsv", agreement_out=base / "attention" / "agreement.tsv",
+               heatmap_out=base / "attention" / "heatmap.png", profile_out=base / "attention" / "profile.png",
+               task=f"ctcf_gm12878 seed {seed}", device="cpu", threads=args.threads)  # fmt: skip
+    rows = []
+    for engine in args.engines:
+        engine_started = cpu_seconds()
+        tomtom = motifs_task(engine, base / "scores.npz", interpret, MotifOutputs.under(base / engine),
+                             title=f"ctcf_gm12878 seed {seed}, {engine}", threads=1)  # fmt: skip
+        row = engine_row(seed, engine, tomtom, metrics, interpret)
+        row["motif_cpu_seconds"] = round(cpu_seconds() - engine_started, 1)
+        rows.append(row)
+    for row in rows:
+        row["finetune_cpu_seconds"] = round(trained - started, 1)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fasta", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--kmer", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=10)
-    # One layer: the [CLS] attention of a 2-layer model trained from scratch on 800 sequences is
-    # washed out in its last layer (no motif passes DNABERT's 10x-minimum rule); see the README.
-    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--attention-layer", type=int, default=-1,
-                        help="encoder layer whose [CLS] attention is used (-1: the last, DNABERT's choice)")
-    parser.add_argument("--attention-heads", type=int, nargs="+", default=None,
-                        help="heads to sum (default: all)")
-    parser.add_argument("--ctcf-matrices", nargs="+", default=["MA0139"],
-                        help="JASPAR matrix ids (prefixes) that count as CTCF for ctcf_is_top_match "
-                             "(JASPAR 2024 also has the CTCF matrices MA1929 and MA1930)")
-    parser.add_argument("--motif-scores", choices=("attention", "attribution"), default="attention",
-                        help="per-base scores motifs are found from (interpret.motif_scores)")
-    parser.add_argument("--model", type=Path, help="an already fine-tuned model directory: skip fine-tuning")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--attention-layer", default="auto", help="auto (chosen on dev) or a layer index (-1: last)")
+    parser.add_argument("--attention-heads", default="auto", help="auto, all, or comma-separated head indices")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.fasta.is_file():
         print(f"real data absent: {args.fasta}", file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    data = write_splits(args.fasta, args.out, args.seed)
-    settings = FinetuneSettings(init="scratch", lr=args.lr, epochs=args.epochs, patience=None,
-                                scratch_model=ModelSettings(layers=args.layers, hidden=args.hidden,
-                                                          heads=max(1, args.hidden // 32),
-                                                          intermediate=4 * args.hidden, attention_dropout=0.0))  # fmt: skip
-    run = args.out / "finetune"
-    if args.model:
-        run = args.model.parent
-        metrics = json.loads((run / "metrics.json").read_text())
-    else:
-        metrics = finetune(settings, data, RunOutputs.under(run), k=args.kmer, seed=args.seed, task="ctcf_gm12878",
-                           device="cpu", threads=args.threads, progress=False)  # fmt: skip
-    trained = time.perf_counter()
-
-    interpret = InterpretSettings.from_config({"attribution": {"sequences": 50}, "motif_scores": args.motif_scores,
-                                               "attention": {"layer": args.attention_layer,
-                                                             "heads": args.attention_heads}})
-    scores = args.out / "interpret" / "attention" / "scores.npz"
-    score_task(run / "model", data, interpret, scores_out=scores, agreement_out=scores.with_name("agreement.tsv"),
-               heatmap_out=scores.with_name("heatmap.png"), profile_out=scores.with_name("profile.png"),
-               task="ctcf_gm12878", device="cpu", threads=args.threads)  # fmt: skip
-    base = args.out / "interpret"
-    result = discover_task(scores, interpret, meme_out=base / "motifs.meme", summary_out=base / "motifs.tsv",
-                           instances_out=base / "instances.tsv", bed_out=base / "instances.bed",
-                           logos_out=base / "logos")  # fmt: skip
-    tomtom = compare_task(base / "motifs.meme", interpret, tomtom_out=base / "tomtom.tsv",
-                          figure_out=base / "logos.png", task="ctcf_gm12878")  # fmt: skip
-    finished = time.perf_counter()
-
-    best = tomtom[tomtom["rank"] == 1].reset_index(drop=True) if len(tomtom) else tomtom
-    top = best.iloc[0] if len(best) else None
-    summary = {
-        "cpu": cpu_model(),
-        "motif_scores": args.motif_scores,
-        "test_auroc": metrics["test"]["auroc"],
-        "test_mcc": metrics["test"]["mcc"],
-        "motifs": len(result.motifs),
-        "top_motif": None if top is None else {
-            "motif": top["query"], "consensus": top["query_consensus"], "match": top["target_id"],
-            "name": top["target_name"], "qvalue": float(top["qvalue"]),
-            "instances": int(result.motifs[0].n_instances)},
-        "ctcf_is_top_match": bool(top is not None and str(top["target_id"]).startswith(tuple(args.ctcf_matrices))
-                                  and top["qvalue"] < interpret.qvalue),
-        "top_match_is_a_ctcf_matrix": bool(top is not None and str(top["target_name"]).upper() == "CTCF"
-                                           and top["qvalue"] < interpret.qvalue),
-        "best_matches_ctcf": int(((best["target_name"].str.upper() == "CTCF") & (best["qvalue"] < interpret.qvalue)
-                                  ).sum()) if len(best) else 0,
-        "ma0139_recovered": bool(recovery_table(tomtom, {"CTCF": "MA0139.2"}, interpret.qvalue)["recovered"].iloc[0]),
-        "finetune_seconds": round(trained - started, 1),
-        "interpret_seconds": round(finished - trained, 1),
-    }  # fmt: skip
-    print(best.head(8)[["query", "query_consensus", "target_id", "target_name", "qvalue"]].to_string(index=False))
-    print(json.dumps(summary, indent=2))
+    heads = args.attention_heads if args.attention_heads in ("auto", "all") else [int(h) for h in args.attention_heads.split(",")]
+    interpret = InterpretSettings.from_config({"attribution": {"sequences": 400},
+                                               "attention": {"layer": args.attention_layer, "heads": heads}})  # fmt: skip
+    data = write_splits(args.fasta, args.out, 1)  # one split for every seed: the seeds vary the model only
+    rows = [row for seed in args.seeds for row in run_seed(args, data, seed, interpret)]
+    table = pd.DataFrame(rows)
+    print(table[["seed", "engine", "test_auroc", "motifs", "motifs_matching_ctcf", "top_match", "top_qvalue",
+                 "top_is_ctcf", "motif_cpu_seconds"]].to_string(index=False))  # fmt: skip
+    summary = {"cpu": cpu_model(), "layers": args.layers, "epochs": args.epochs, "rows": rows,
+               "all_top_ctcf": bool(table["top_is_ctcf"].all())}  # fmt: skip
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=2))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    table.to_csv(args.out / "summary.tsv", sep="\t", index=False)
     return 0
 
 

@@ -40,13 +40,19 @@ def repo() -> Path:
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True):
     """Run the workflow's Snakefile in ``workdir`` (outputs land there) and return the result."""
+    import os
     import subprocess
     import sys
+    import tempfile
 
+    # One numba cache for every test run (memelite's and modisco-lite's kernels compile once, not once per run).
+    env = {**os.environ, "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR",
+                                                          str(Path(tempfile.gettempdir()) / "dnabert-tests-numba"))}
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
         capture_output=True,
         text=True,
+        env=env,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")

@@ -1,4 +1,4 @@
-"""Per-nucleotide attention (DNABERT's computation), integrated gradients and the scores file."""
+"""Per-nucleotide attention (DNABERT's computation, every layer and head), the scores file and the plots."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from dnabert.lm import kmer
-from dnabert.interpret.attention import (
-    BaseScores,
-    ScoredSet,
-    agreement,
-    attention_scores,
-    integrated_gradients,
-    plot_heatmap,
-    plot_profile,
-    spread_kmer_scores,
-    unit_norm,
-)
+from dnabert.interpret.attention import attention_scores, head_attention, plot_heatmap, plot_profile
+from dnabert.interpret.attribution import integrated_gradients
+from dnabert.interpret.scores import BaseScores, ScoredSet, agreement, spread_kmer_scores, unit_norm
 from dnabert.io import InputError
 
 K = 3
@@ -95,19 +87,16 @@ def test_long_sequences_are_scored_in_windows_over_every_base(model):
         attention_scores(model, ["AC"], K)
 
 
-def test_integrated_gradients_are_complete(model):
-    # Completeness: attributions sum to logit(input) - logit(baseline), up to the Riemann error.
-    seq = random_sequences(1, 25, seed=3)[0]
-    attribution = integrated_gradients(model, [seq], K, steps=256)
-    ids = torch.from_numpy(kmer.encode(seq, K))[None]
-    baseline = ids.clone()
-    baseline[0, 1:-1] = kmer.PAD_ID
-    with torch.no_grad():
-        gap = (model(input_ids=ids).logits[0, 1] - model(input_ids=baseline).logits[0, 1]).item()
-    # spreading averages per base; undo it to recover the per-k-mer total
-    coverage = np.convolve(np.ones(len(seq) - K + 1), np.ones(K))
-    kmer_total = (attribution[0] * coverage).sum() / K
-    assert kmer_total == pytest.approx(gap, rel=0.05, abs=1e-3)
+def test_head_attention_holds_every_layer_and_head(model):
+    sequences = random_sequences(3, 20, seed=4)
+    rows = head_attention(model, sequences, K)
+    assert [r.shape for r in rows] == [(18, 2, 4)] * 3
+    for layer in (0, 1):
+        for heads in ([1], [0, 3]):
+            want = attention_scores(model, sequences, K, layer=layer, heads=heads)
+            for i, r in enumerate(rows):
+                np.testing.assert_allclose(unit_norm(spread_kmer_scores(r[:, layer, heads].sum(1), K)), want[i],
+                                           rtol=1e-5, atol=1e-7)  # fmt: skip
 
 
 def test_agreement_is_a_per_sequence_rank_correlation():
@@ -123,11 +112,14 @@ def test_scored_set_round_trips_without_pickle(tmp_path, model):
     scored = ScoredSet(sequences, np.array([1, 1, 1, 0, 0, 0]), np.linspace(0, 1, 6), scores,
                        [f"s{i}" for i in range(6)], ["chr1"] * 6, np.arange(6) * 100, ["+"] * 6,
                        ["test"] * 6)  # fmt: skip
-    scored.attribution = integrated_gradients(model, [sequences[2], sequences[0]], K, steps=4)
-    scored.attribution_rows = np.array([2, 0])
+    result = integrated_gradients(model, [sequences[2], sequences[0]], K, steps=4, hypothetical=True)
+    scored.attribution, scored.attribution_rows = result.scores, np.array([2, 0])
+    scored.hypothetical = np.concatenate(result.hypothetical)
+    scored.layer, scored.heads = 1, (0, 2)
     scored.save(tmp_path / "scores.npz")
     back = ScoredSet.load(tmp_path / "scores.npz")
     assert list(back.attribution_rows) == [2, 0] and np.allclose(back.attribution[1], scored.attribution[1])
+    assert np.allclose(back.hypothetical_of(1), result.hypothetical[1]) and (back.layer, back.heads) == (1, (0, 2))
     assert back.sequences == sequences and back.names == scored.names and back.chrom == ["chr1"] * 6
     assert np.allclose(back.attention.values, scores.values) and list(back.start) == list(scored.start)
     sub = back.subset(np.array([4, 0]))

@@ -39,6 +39,8 @@ CONDA_PACKAGE = {
     "huggingface_hub": "huggingface_hub",
     "peft": "peft",
     "tensorboard": "tensorboard",
+    "captum": "captum",
+    "modiscolite": "modisco-lite",
 }
 PACKAGE_DIR = REPO / "workflow" / "dnabert"
 SCRIPTS_DIR = REPO / "workflow" / "scripts"

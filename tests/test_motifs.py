@@ -315,6 +315,40 @@ def test_discover_handles_nothing_found_and_bad_input():
         MotifSettings(p_adjust="holm")
 
 
+def test_allow_multi_match_counts_each_sequence_once_in_the_test():
+    """Issue 14: a candidate repeated in every sequence gave n > N to the hypergeometric test (NaN), and the NaN made
+    every Benjamini-Hochberg value NaN, so no motif came out. Now the test counts sequences; occurrences are reported."""
+    rng = np.random.default_rng(5)
+    repeat = "ACGTTGCA"
+    pos, scores = [], []
+    for i in range(40):
+        seq = list(rng.choice(list("ACGT"), 60))
+        seq[5:13], seq[30:38] = repeat, repeat  # twice in every positive
+        pos.append("".join(seq))
+        score = np.full(60, 0.01)
+        score[5:13] = score[30:38] = 1.0
+        scores.append(score)
+    neg = random_seqs(40, 60, seed=6)
+    plain = discover(pos, neg, scores, MotifSettings(min_len=5))
+    multi = discover(pos, neg, scores, MotifSettings(min_len=5, allow_multi_match=True))
+    assert multi.motifs and [m.consensus for m in multi.motifs] == [m.consensus for m in plain.motifs]
+    assert np.isfinite(multi.candidates["padj"]).all()
+    np.testing.assert_array_equal(multi.candidates["padj"], plain.candidates["padj"])
+    row = multi.candidates.set_index("sequence").loc[repeat]
+    assert row["pos_count"] == 40 and row["pos_occurrences"] == 80  # occurrences reported, sequences tested
+    with pytest.raises(InputError, match="counts must be of sequences"):
+        hypergeom_pvalues(np.array([80]), np.array([0]), 40, 40)
+
+
+def test_benjamini_hochberg_leaves_nan_out():
+    p = np.array([0.01, np.nan, 0.04, 0.03, 0.005])
+    adjusted = bh_adjust(p)
+    assert np.isnan(adjusted[1])
+    np.testing.assert_allclose(adjusted[[0, 2, 3, 4]], [0.02, 0.04, 0.04, 0.02])  # as if the NaN were absent
+    assert np.isnan(bh_adjust(np.array([np.nan, np.nan]))).all()
+    np.testing.assert_allclose(adjust_pvalues(np.array([0.1, np.nan, 0.3]), "bonferroni"), [0.2, np.nan, 0.6])
+
+
 # --------------------------------------------------------------------------- outputs
 
 

@@ -52,7 +52,7 @@ SLURM_TEST_ARGS = (
 
 # Rules that take seconds: localrules, never a SLURM job each.
 TRIVIAL_RULES = ("dataset_qc", "finetune_task", "scratch_task", "benchmark_summary", "prepare_blacklist",
-                 "interpret_tomtom", "planted_motif_recovery")  # fmt: skip
+                 "planted_motif_recovery")  # fmt: skip
 # Rules that resume from a checkpoint: the same runtime on every attempt, and SIGUSR1 before the limit.
 RESUMABLE_RULES = ("pretrain_mlm", "finetune_seed", "scratch_seed")
 

@@ -17,28 +17,43 @@ pytestmark = pytest.mark.workflow
 
 
 def test_tiny_run_interprets_the_peaks_task(tiny_runs):
-    base = tiny_runs[0] / "results" / "interpret" / "ctcf"
-    for name in ("attention/scores.npz", "attention/agreement.tsv", "attention/heatmap.png", "attention/profile.png",
-                 "motifs.meme", "motifs.tsv", "instances.tsv", "instances.bed", "tomtom.tsv", "logos.png",
-                 "variants/ism.tsv", "variants/ism.png"):  # fmt: skip
-        assert (base / name).is_file(), name
-    assert not (tiny_runs[0] / "results" / "interpret" / "prom").exists()  # only peaks tasks by default
-    read_meme(base / "motifs.meme")  # parses (it may hold no motif: the tiny model barely trains)
-    tomtom = pd.read_csv(base / "tomtom.tsv", sep="\t")
-    assert {"query", "target_id", "qvalue"} <= set(tomtom.columns)
-    ism = pd.read_csv(base / "variants" / "ism.tsv", sep="\t")
+    run = tiny_runs[0]
+    recovery = pd.read_csv(run / "results" / "interpret" / "recovery.tsv", sep="\t")
+    seeds = sorted(set(recovery["seed"]))
+    assert seeds and len(recovery) == 2 * len(seeds)  # one row per planted motif x seed x engine
+    assert recovery[["task", "name", "jaspar_id"]].drop_duplicates().values.tolist() == [["ctcf", "CTCF", "MA0139.2"]]
+    assert sorted(set(recovery["engine"])) == ["attention", "modisco"]
+    for seed in seeds:
+        base = run / "results" / "interpret" / "ctcf" / f"seed{seed}"
+        for name in ("scores.npz", "attention/selection.tsv", "attention/agreement.tsv", "attention/heatmap.png",
+                     "attention/profile.png"):  # fmt: skip
+            assert (base / name).is_file(), name
+        selection = pd.read_csv(base / "attention" / "selection.tsv", sep="\t")
+        assert selection["selected"].sum() == 1
+        for engine in ("attention", "modisco"):
+            for name in ("motifs.meme", "motifs.tsv", "instances.tsv", "instances.bed", "tomtom.tsv", "logos.png",
+                         "motifs.html"):  # fmt: skip
+                assert (base / engine / name).is_file(), f"{engine}/{name}"
+            read_meme(base / engine / "motifs.meme")  # parses (it may hold no motif: the tiny model barely trains)
+            tomtom = pd.read_csv(base / engine / "tomtom.tsv", sep="\t")
+            assert {"query", "target_id", "qvalue"} <= set(tomtom.columns)
+    assert not (run / "results" / "interpret" / "prom").exists()  # only peaks tasks by default
+    ism = pd.read_csv(run / "results" / "interpret" / "ctcf" / "variants" / "ism.tsv", sep="\t")
     assert len(ism) == 3 * 101 and set(ism["alt"]) == set("ACGT")
-    recovery = pd.read_csv(tiny_runs[0] / "results" / "interpret" / "recovery.tsv", sep="\t")
-    assert recovery[["task", "name", "jaspar_id"]].values.tolist() == [["ctcf", "CTCF", "MA0139.2"]]
+    assert (run / "resources" / "numba" / "compiled.tsv").is_file()
 
 
 def test_tiny_interpretation_is_deterministic(tiny_runs):
     def digest(run: Path) -> dict[str, str]:
-        base = run / "results" / "interpret" / "ctcf"
-        return {name: hashlib.sha256((base / name).read_bytes()).hexdigest()
-                for name in ("attention/scores.npz", "motifs.meme", "tomtom.tsv", "variants/ism.tsv")}  # fmt: skip
+        base = run / "results" / "interpret"
+        names = [p.relative_to(base) for p in sorted(base.glob("ctcf/seed*/scores.npz"))]
+        names += [p.relative_to(base) for p in sorted(base.glob("ctcf/seed*/*/motifs.meme"))]
+        names += [p.relative_to(base) for p in sorted(base.glob("ctcf/seed*/*/tomtom.tsv"))]
+        names += [Path("ctcf/variants/ism.tsv"), Path("recovery.tsv")]
+        return {str(name): hashlib.sha256((base / name).read_bytes()).hexdigest() for name in names}
 
-    assert digest(tiny_runs[0]) == digest(tiny_runs[1])
+    first = digest(tiny_runs[0])
+    assert len(first) > 4 and first == digest(tiny_runs[1])
 
 
 def test_vcf_scoring_flags_a_wrong_reference_allele(tiny_runs, tmp_path):

@@ -1,10 +1,11 @@
-# Interpretation of fine-tuned models: DNABERT's per-nucleotide attention (with
-# integrated gradients as a cross-check), motifs found from attention, TOMTOM
-# against JASPAR, planted-motif recovery on the simulated genome, and variant
-# effects (a fine-tuned classifier's, and zero-shot from the pretrained masked LM).
-# Logic in dnabert.interpret.stage, dnabert.interpret.attention,
-# dnabert.interpret.motifs and dnabert.interpret.variants; input functions in
-# functions/interpret.smk.
+# Interpretation of fine-tuned models, for the model of every interpreted seed:
+# DNABERT's per-nucleotide attention (layer and heads chosen on dev) and integrated
+# gradients, motifs from two engines (DNABERT's attention-region discovery and
+# TF-MoDISco on integrated gradients) with TOMTOM against JASPAR, planted-motif
+# recovery on the simulated genome, and variant effects (a fine-tuned classifier's,
+# and zero-shot from the pretrained masked LM). Logic in
+# dnabert.interpret.{scoring,stage,recovery} and dnabert.interpret.variants;
+# input functions in functions/interpret.smk.
 
 
 include: "functions/interpret.smk"
@@ -15,23 +16,26 @@ rule interpret_attention:
         unpack(interpret_inputs),
     output:
         scores=interpret_files()["scores"],
+        selection=interpret_files()["selection"],
         agreement=interpret_files()["agreement"],
         heatmap=report(
             interpret_files()["heatmap"],
             caption="../report/attention_heatmap.rst",
             category=REPORT_CATEGORIES["interpretation"],
             subcategory="{task}",
+            labels={"seed": "{seed}", "figure": "attention heatmap"},
         ),
         profile=report(
             interpret_files()["profile"],
             caption="../report/attention_profile.rst",
             category=REPORT_CATEGORIES["interpretation"],
             subcategory="{task}",
+            labels={"seed": "{seed}", "figure": "attention profile"},
         ),
     log:
-        "logs/interpret/{task}/attention.log",
+        "logs/interpret/{task}/seed{seed}/scores.log",
     benchmark:
-        "benchmarks/interpret/{task}/attention.tsv"
+        "benchmarks/interpret/{task}/seed{seed}/scores.tsv"
     conda:
         "../../envs/interpret.yaml"
     threads: INTERPRET["threads"]
@@ -45,65 +49,71 @@ rule interpret_attention:
         "../scripts/interpret_attention.py"
 
 
-rule interpret_motifs:
-    input:
-        scores=interpret_files()["scores"],
+rule interpret_numba_cache:
     output:
-        meme=interpret_files()["meme"],
-        summary=interpret_files()["summary"],
-        instances=interpret_files()["instances"],
-        bed=interpret_files()["bed"],
-        logos=directory(interpret_files()["logos"]),
+        numba_stamp(),
     log:
-        "logs/interpret/{task}/motifs.log",
+        "logs/interpret/numba_cache.log",
     benchmark:
-        "benchmarks/interpret/{task}/motifs.tsv"
+        "benchmarks/interpret/numba_cache.tsv"
     conda:
         "../../envs/interpret.yaml"
     params:
-        settings=interpret_settings("motifs"),
+        numba_cache=numba_cache(),
+    script:
+        "../scripts/interpret_numba_cache.py"
+
+
+rule interpret_motifs:
+    input:
+        scores=interpret_files()["scores"],
+        numba=numba_stamp(),
+    output:
+        meme=motif_files()["meme"],
+        summary=motif_files()["summary"],
+        instances=motif_files()["instances"],
+        bed=motif_files()["bed"],
+        logos=directory(motif_files()["logos"]),
+        tomtom=motif_files()["tomtom"],
+        page=report(
+            motif_files()["page"],
+            caption="../report/motif_table.rst",
+            category=REPORT_CATEGORIES["interpretation"],
+            subcategory="{task}",
+            labels={"seed": "{seed}", "figure": "{engine} motifs"},
+        ),
+        matches=report(
+            motif_files()["matches"],
+            caption="../report/motif_matches.rst",
+            category=REPORT_CATEGORIES["interpretation"],
+            subcategory="{task}",
+            labels={"seed": "{seed}", "figure": "{engine} logos"},
+        ),
+    log:
+        "logs/interpret/{task}/seed{seed}/{engine}_motifs.log",
+    benchmark:
+        "benchmarks/interpret/{task}/seed{seed}/{engine}_motifs.tsv"
+    wildcard_constraints:
+        engine=ENGINE_PATTERN,
+    conda:
+        "../../envs/interpret.yaml"
+    threads: 1
+    params:
+        settings=engine_settings,
+        seed=config["splits"]["seed"],
+        numba_cache=numba_cache(),
     script:
         "../scripts/interpret_motifs.py"
 
 
-rule interpret_tomtom:
-    input:
-        meme=interpret_files()["meme"],
-        summary=interpret_files()["summary"],
-    output:
-        tomtom=interpret_files()["tomtom"],
-        page=report(
-            interpret_files()["page"],
-            caption="../report/motif_table.rst",
-            category=REPORT_CATEGORIES["interpretation"],
-            subcategory="{task}",
-        ),
-        matches=report(
-            interpret_files()["matches"],
-            caption="../report/motif_matches.rst",
-            category=REPORT_CATEGORIES["interpretation"],
-            subcategory="{task}",
-        ),
-    log:
-        "logs/interpret/{task}/tomtom.log",
-    conda:
-        "../../envs/interpret.yaml"
-    threads: INTERPRET["threads"]
-    params:
-        settings=interpret_settings("tomtom"),
-    script:
-        "../scripts/interpret_tomtom.py"
-
-
-# TOMTOM of a task's motifs against JASPAR and the recovery table take seconds.
+# The recovery table takes seconds.
 localrules:
-    interpret_tomtom,
     planted_motif_recovery,
 
 
 rule planted_motif_recovery:
     input:
-        [interpret_files(task)["tomtom"] for task in planted_motifs()],
+        list(recovery_runs().values()),
     output:
         table=recovery_files()["table"],
         page=report(
@@ -111,6 +121,7 @@ rule planted_motif_recovery:
             caption="../report/motif_recovery.rst",
             category=REPORT_CATEGORIES["interpretation"],
             subcategory="planted motifs",
+            labels={"seed": "all", "figure": "recovery"},
         ),
     log:
         "logs/interpret/recovery.log",
@@ -118,6 +129,7 @@ rule planted_motif_recovery:
         "../../envs/interpret.yaml"
     params:
         planted=planted_motifs(),
+        runs=[list(key) for key in recovery_runs()],
         qvalue=INTERPRET["qvalue"],
     script:
         "../scripts/interpret_recovery.py"
@@ -128,12 +140,13 @@ rule interpret_ism:
         model=interpret_model,
         test=dataset_files()["test"],
     output:
-        table=interpret_files()["ism"],
+        table=variant_files()["ism"],
         plot=report(
-            interpret_files()["ism_plot"],
+            variant_files()["ism_plot"],
             caption="../report/ism.rst",
             category=REPORT_CATEGORIES["interpretation"],
             subcategory="{task}",
+            labels={"seed": "first", "figure": "in-silico mutagenesis"},
         ),
     log:
         "logs/interpret/{task}/ism.log",

@@ -1,8 +1,9 @@
-"""Snakemake glue: score a task's sequences with its fine-tuned model (attention, integrated gradients, plots)."""
+"""Snakemake glue: score a task's sequences with one seed's model (heads chosen on dev, attention, integrated gradients, plots)."""
 
 from _glue import run
 
-from dnabert.interpret.stage import InterpretSettings, score_task
+from dnabert.interpret.scoring import score_task
+from dnabert.interpret.settings import InterpretSettings
 
 
 def main() -> None:
@@ -12,11 +13,13 @@ def main() -> None:
         snakemake.input.model,
         splits,
         settings,
+        dev_file=snakemake.input.dev,
         scores_out=snakemake.output.scores,
+        selection_out=snakemake.output.selection,
         agreement_out=snakemake.output.agreement,
         heatmap_out=snakemake.output.heatmap,
         profile_out=snakemake.output.profile,
-        task=snakemake.wildcards.task,
+        task=f"{snakemake.wildcards.task} seed {snakemake.wildcards.seed}",
         device=snakemake.params.device,
         threads=snakemake.threads,
     )

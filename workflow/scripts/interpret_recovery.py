@@ -1,17 +1,15 @@
-"""Snakemake glue: was every motif planted in the simulated genome recovered?"""
-
-from pathlib import Path
+"""Snakemake glue: was every motif planted in the simulated genome recovered, per seed and engine?"""
 
 from _glue import run
 
-from dnabert.interpret.stage import recovery
+from dnabert.interpret.recovery import recovery
 
 
 def main() -> None:
-    tomtom = {Path(path).parent.name: path for path in snakemake.input}
+    runs = {(task, int(seed), engine): path for (task, seed, engine), path in zip(snakemake.params.runs, snakemake.input)}
     recovery(
         snakemake.params.planted,
-        tomtom,
+        runs,
         snakemake.params.qvalue,
         snakemake.output.table,
         page_out=snakemake.output.page,

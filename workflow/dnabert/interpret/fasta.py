@@ -8,7 +8,7 @@
 * :func:`motifs_file`: positives and negatives FASTA and a fine-tuned model through
   :func:`dnabert.interpret.stage.score_task`, :func:`~dnabert.interpret.stage.discover_task`
   and :func:`~dnabert.interpret.stage.compare_task`, exactly as the workflow's
-  ``interpret_attention``, ``interpret_motifs`` and ``interpret_tomtom`` rules run them:
+  ``interpret_attention`` and ``interpret_motifs`` rules run them:
   attention, motifs (MEME, TSV, instances, logos) and TOMTOM against JASPAR.
 """
 

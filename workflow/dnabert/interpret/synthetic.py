@@ -47,3 +47,29 @@ def synthetic_attention_data(
     pos_seqs = [row.tobytes().decode("ascii") for row in letters[pos]]
     neg_seqs = [row.tobytes().decode("ascii") for row in letters[neg]]
     return pos_seqs, neg_seqs, scores, site_start
+
+
+def synthetic_contributions(
+    probs: np.ndarray, n_pos: int, length: int = 101, fraction: float = 1.0, noise: float = 0.02, seed: int = 0,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Random sequences with a site of ``probs`` planted in ``fraction`` of them, and hypothetical contributions.
+
+    The contributions are small Gaussian noise plus, over each site, the matrix's
+    log-odds against a uniform background (every base of every site column: what an
+    attribution method gives a model that has learnt the motif). Returns
+    ``(sequences, hypothetical (n, length, 4) ACGT, site_starts (-1: no site))``.
+    """
+    rng = np.random.default_rng(seed)
+    probs = np.asarray(probs, dtype=float)
+    sequences, _, _, starts = synthetic_attention_data(probs, n_pos, 0, length=length, seed=seed)
+    hyp = rng.normal(0.0, noise, size=(n_pos, length, 4))
+    log_odds = np.log2((probs.T + 0.01) / 0.25)  # (width, 4)
+    without = rng.random(n_pos) >= fraction
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    for i in range(n_pos):
+        if without[i]:  # no site: a random sequence instead
+            sequences[i] = letters[rng.integers(0, 4, size=length)].tobytes().decode("ascii")
+            starts[i] = -1
+        else:
+            hyp[i, starts[i] : starts[i] + probs.shape[1]] += 0.1 * log_odds
+    return sequences, hyp.astype(np.float32), starts

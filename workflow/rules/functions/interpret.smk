@@ -7,6 +7,8 @@ from dnabert.config.validation import task_source_file
 from dnabert.config.validation import ConfigError
 
 INTERPRET = config["interpret"]
+ENGINES = list(INTERPRET["engines"])
+ENGINE_PATTERN = "|".join(["attention", "modisco"])
 
 
 def interpret_tasks():
@@ -24,18 +26,19 @@ def interpret_tasks():
     return list(INTERPRET["tasks"])
 
 
-def interpret_seed(task):
-    """The fine-tuning seed whose model is interpreted (interpret.seed or the task's first)."""
+def interpret_seeds(task):
+    """The fine-tuning seeds whose models are interpreted (interpret.seeds, or every seed of the task)."""
     seeds = task_seeds(config, task)
-    seed = INTERPRET["seed"] if INTERPRET["seed"] is not None else seeds[0]
-    if seed not in seeds:
+    chosen = list(INTERPRET["seeds"]) if INTERPRET["seeds"] is not None else seeds
+    missing = [seed for seed in chosen if seed not in seeds]
+    if missing:
         raise ConfigError(
             [
-                f"interpret.seed: {seed} is not a fine-tuning seed of task {task} ({seeds})"
+                f"interpret.seeds: {missing} not fine-tuning seed(s) of task {task} ({seeds})"
             ],
             [str(f) for f in workflow.configfiles],
         )
-    return seed
+    return chosen
 
 
 # The interpret: keys each step reads (so that changing one step's settings reruns only it).
@@ -46,10 +49,9 @@ INTERPRET_STEP_KEYS = {
         "batch_size",
         "attention",
         "attribution",
-        "motif_scores",
     ),
-    "motifs": ("motifs", "motif_scores"),
-    "tomtom": ("jaspar", "qvalue"),
+    "attention_motifs": ("motifs", "jaspar", "qvalue"),
+    "modisco_motifs": ("modisco", "jaspar", "qvalue"),
 }
 
 
@@ -58,27 +60,44 @@ def interpret_settings(step):
     return {key: INTERPRET[key] for key in INTERPRET_STEP_KEYS[step]}
 
 
-def interpret_files(task="{task}"):
-    """Outputs of a task's interpretation, by key."""
-    base = f"results/interpret/{task}"
-    files = {
-        "scores": f"{base}/attention/scores.npz",
+def engine_settings(wildcards):
+    """The interpret: keys an engine's motif step reads."""
+    return interpret_settings(f"{wildcards.engine}_motifs")
+
+
+def interpret_files(task="{task}", seed="{seed}"):
+    """Outputs of scoring one task's sequences with the model of one seed, by key."""
+    base = f"results/interpret/{task}/seed{seed}"
+    return {
+        "scores": f"{base}/scores.npz",
+        "selection": f"{base}/attention/selection.tsv",
         "agreement": f"{base}/attention/agreement.tsv",
         "heatmap": f"{base}/attention/heatmap.png",
         "profile": f"{base}/attention/profile.png",
+    }
+
+
+def motif_files(task="{task}", seed="{seed}", engine="{engine}"):
+    """Outputs of one motif engine for one task and seed, by key."""
+    base = f"results/interpret/{task}/seed{seed}/{engine}"
+    return {
         "meme": f"{base}/motifs.meme",
         "summary": f"{base}/motifs.tsv",
         "instances": f"{base}/instances.tsv",
         "bed": f"{base}/instances.bed",
         "logos": f"{base}/logos",
         "tomtom": f"{base}/tomtom.tsv",
-        "page": f"{base}/motifs.html",
         "matches": f"{base}/logos.png",
-        "ism": f"{base}/variants/ism.tsv",
-        "ism_plot": f"{base}/variants/ism.png",
+        "page": f"{base}/motifs.html",
     }
+
+
+def variant_files(task="{task}"):
+    """Variant-effect outputs of a task (the model of its first interpreted seed)."""
+    base = f"results/interpret/{task}/variants"
+    files = {"ism": f"{base}/ism.tsv", "ism_plot": f"{base}/ism.png"}
     if INTERPRET["variants"]["vcf"]:
-        files["vcf"] = f"{base}/variants/vcf.tsv"
+        files["vcf"] = f"{base}/vcf.tsv"
     return files
 
 
@@ -106,17 +125,29 @@ def zeroshot_model(wildcards):
 
 
 def interpret_model(wildcards):
-    """The interpreted fine-tuned model directory of a task."""
+    """The fine-tuned model directory of a task and seed (without a seed: the first interpreted seed)."""
     task = wildcards.task
-    return finetune_run_files(task, interpret_seed(task))["model"]
+    seed = getattr(wildcards, "seed", None) or interpret_seeds(task)[0]
+    return finetune_run_files(task, seed)["model"]
 
 
 def interpret_inputs(wildcards):
-    """The model and the dataset splits that are scored."""
+    """The model and the dataset splits that are scored (dev always: the heads are chosen on it)."""
     splits = dataset_files(wildcards.task)
     inputs = {split: splits[split] for split in INTERPRET["splits"]}
+    inputs["dev"] = splits["dev"]
     inputs["model"] = interpret_model(wildcards)
     return inputs
+
+
+def numba_cache():
+    """Where memelite's and modisco-lite's compiled numba kernels are kept between jobs."""
+    return "resources/numba/cache"
+
+
+def numba_stamp():
+    """Written once the numba kernels are compiled into numba_cache() (versions and compile times)."""
+    return "resources/numba/compiled.tsv"
 
 
 def planted_motifs():
@@ -133,6 +164,16 @@ def planted_motifs():
     return planted
 
 
+def recovery_runs():
+    """(task, seed, engine) -> TOMTOM table of every planted-motif task's models and engines."""
+    return {
+        (task, seed, engine): motif_files(task, seed, engine)["tomtom"]
+        for task in planted_motifs()
+        for seed in interpret_seeds(task)
+        for engine in ENGINES
+    }
+
+
 def recovery_files():
     """The planted-motif recovery table and its report page."""
     return {
@@ -143,9 +184,13 @@ def recovery_files():
 
 def interpret_targets():
     """Every interpreted task's outputs, and the planted-motif table on a simulated genome."""
-    targets = [
-        path for task in interpret_tasks() for path in interpret_files(task).values()
-    ]
+    targets = []
+    for task in interpret_tasks():
+        for seed in interpret_seeds(task):
+            targets += list(interpret_files(task, seed).values())
+            for engine in ENGINES:
+                targets += list(motif_files(task, seed, engine).values())
+        targets += list(variant_files(task).values())
     if planted_motifs():
         targets += list(recovery_files().values())
     return targets + list(zeroshot_files().values())

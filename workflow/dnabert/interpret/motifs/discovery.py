@@ -12,7 +12,7 @@
    Aho-Corasick, here exact 2-bit hashing, :mod:`dnabert.interpret.motifs.pattern_search`).
    Hypergeometric test ``p = hypergeom.sf(x - 1, N, K, n)`` with ``N`` all
    sequences, ``K`` positives, ``n`` sequences containing the candidate, ``x``
-   positives among them; Benjamini-Hochberg over all candidates
+   positives among them (each sequence counted once per candidate); Benjamini-Hochberg over all candidates
    (:mod:`dnabert.interpret.motifs.pvalues`); keep adjusted ``p < pval_cutoff``.
 3. **Merging** (``merge_motifs``). Candidates, shortest first, are aligned with
    no internal gaps to every *key* motif kept so far; a candidate whose best
@@ -39,6 +39,13 @@ Deviations from DNABERT's code, all deliberate:
   the largest shift when one of the ties overhangs the candidate's right end,
   else the smallest.
 * Sequences are upper-cased (soft-masked genomes), so ``acgt`` counts as ``ACGT``.
+* ``allow_multi_match``: DNABERT then counts every occurrence in the hypergeometric
+  test itself, so ``n`` can exceed ``N`` (a candidate twice in every sequence): scipy
+  returns NaN, and the NaN made every Benjamini-Hochberg value NaN, so no motif came
+  out. Here the test always counts sequences, each once per candidate;
+  ``allow_multi_match`` adds the occurrence counts (``pos_occurrences``,
+  ``neg_occurrences``) to the candidate table. NaN p-values, should any arise, stay
+  NaN and are left out of the adjustment (:func:`~dnabert.interpret.motifs.pvalues.bh_adjust`).
 * ``strict_window_end=True`` keeps DNABERT's bound ``window end < sequence
   length`` (it drops a window that ends exactly at the sequence end); ``False``
   allows it.
@@ -277,6 +284,7 @@ class _Enrichment:
     pvalues: np.ndarray
     padj: np.ndarray
     significant: np.ndarray
+    occurrences: tuple[np.ndarray, np.ndarray] | None = None  # every occurrence in positives, negatives
 
 
 @dataclass(frozen=True)
@@ -359,15 +367,27 @@ def _find_candidates(pos: Packed, flat: np.ndarray, s: MotifSettings) -> _Candid
     return _Candidates(regions, of_region, sequences, np.bincount(of_region, minlength=len(sequences)))
 
 
+def _counts(p_idx: np.ndarray, seq_idx: np.ndarray, n_pos: int, n_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    is_pos = seq_idx < n_pos
+    return (np.bincount(p_idx[is_pos], minlength=n_candidates).astype(np.int64),
+            np.bincount(p_idx[~is_pos], minlength=n_candidates).astype(np.int64))  # fmt: skip
+
+
 def _enrich(pos: Packed, neg: Packed, candidates: list[str], s: MotifSettings) -> _Enrichment:
-    """Step 2: each candidate's positive and negative counts, hypergeometric p-value and its adjustment."""
-    p_idx, seq_idx = occurrences(concat(pos, neg), candidates, unique=not s.allow_multi_match)
-    is_pos = seq_idx < pos.n
-    pos_count = np.bincount(p_idx[is_pos], minlength=len(candidates)).astype(np.int64)
-    neg_count = np.bincount(p_idx[~is_pos], minlength=len(candidates)).astype(np.int64)
+    """Step 2: each candidate's positive and negative counts, hypergeometric p-value and its adjustment.
+
+    The test counts sequences, each once per candidate (``allow_multi_match`` only adds
+    the occurrence counts to the candidate table).
+    """
+    both = concat(pos, neg)
+    p_idx, seq_idx = occurrences(both, candidates, unique=True)
+    pos_count, neg_count = _counts(p_idx, seq_idx, pos.n, len(candidates))
     pvalues = hypergeom_pvalues(pos_count, neg_count, pos.n, neg.n)
     padj = adjust_pvalues(pvalues, s.p_adjust)
-    return _Enrichment(pos_count, neg_count, pvalues, padj, padj < s.pval_cutoff)
+    occurrence_counts = None
+    if s.allow_multi_match:
+        occurrence_counts = _counts(*occurrences(both, candidates, unique=False), pos.n, len(candidates))
+    return _Enrichment(pos_count, neg_count, pvalues, padj, padj < s.pval_cutoff, occurrence_counts)
 
 
 def _merge_significant(candidates: list[str], significant: np.ndarray, s: MotifSettings) -> _Merge:
@@ -457,7 +477,7 @@ def _candidate_table(cands: _Candidates, enrichment: _Enrichment, merge: _Merge)
     candidates = cands.sequences
     key_name = np.full(len(candidates), "", dtype=object)
     key_name[merge.candidate] = [candidates[k] for k in merge.key]  # with ties, the last key it went to
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "sequence": candidates,
         "length": [len(c) for c in candidates],
         "regions": cands.per_candidate,
@@ -468,6 +488,10 @@ def _candidate_table(cands: _Candidates, enrichment: _Enrichment, merge: _Merge)
         "significant": enrichment.significant,
         "key": key_name,
     })
+    if enrichment.occurrences is not None:
+        table.insert(5, "pos_occurrences", enrichment.occurrences[0])
+        table.insert(6, "neg_occurrences", enrichment.occurrences[1])
+    return table
 
 
 def _background(pos: Packed) -> np.ndarray:

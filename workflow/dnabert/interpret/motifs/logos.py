@@ -1,4 +1,4 @@
-"""Information-content logos of motifs (logomaker), alone or above their best TOMTOM match."""
+"""Information-content logos of motifs (logomaker), alone, above their best TOMTOM match, or beside it in one figure."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def plot_logos(motifs: Sequence[Motif | MotifMatrix], outdir: PathLike) -> list[
     for m in motifs:
         fig, ax = figure(figsize=(max(4.0, 0.35 * m.width), 2.2))
         draw_logo(ax, m.probs)
-        title = f"{m.id}  n={m.n_instances}  seed {m.seed}" if isinstance(m, Motif) else f"{m.id} {m.name}"
+        title = f"{m.id}  n={m.n_instances}  seed {m.seed}" if isinstance(m, Motif) else f"{m.id}  n={m.nsites}"
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("position")
         path = outdir / f"{m.id}.png"
@@ -81,3 +81,42 @@ def plot_logos_with_matches(
         save(fig, path)
         paths.append(path)
     return paths
+
+
+def plot_matches(motifs: Sequence[MotifMatrix], tomtom: pd.DataFrame, targets: Sequence[MotifMatrix],
+                 path: PathLike, *, qvalue: float = 0.05, title: str = "") -> None:  # fmt: skip
+    """One row per motif: its logo (left) beside its best JASPAR match's (right, oriented as matched)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from dnabert.plots import figure, save
+
+    by_id = {t.id: t for t in targets}
+    best = tomtom[tomtom["rank"] == 1].set_index("query") if len(tomtom) else pd.DataFrame()
+    fig, axes = figure(max(len(motifs), 1), 2, figsize=(12, 2.4 * max(len(motifs), 1) + 0.6), squeeze=False,
+                       layout="constrained")  # fmt: skip
+    if not motifs:
+        for ax in axes[0]:
+            ax.axis("off")
+        axes[0, 0].text(0.5, 0.5, "no motif passed the filters", ha="center", va="center",
+                        transform=axes[0, 0].transAxes)  # fmt: skip
+    for (left, right), motif in zip(axes, motifs):
+        draw_logo(left, motif.probs)
+        left.set_title(f"{motif.id}  {motif.consensus}", fontsize=9)
+        row = best.loc[motif.id] if motif.id in best.index else None
+        target = by_id.get(row["target_id"]) if row is not None else None
+        if target is None:
+            right.axis("off")
+            right.text(0.5, 0.5, "no match", ha="center", va="center", transform=right.transAxes)
+            continue
+        probs = target.probs if row["orientation"] == "+" else reverse_complement_matrix(target.probs)
+        draw_logo(right, probs)
+        verdict = "match" if row["qvalue"] < qvalue else "not significant"
+        right.set_title(f"{target.id} {target.name} ({row['orientation']})  q = {row['qvalue']:.2g}, {verdict}",
+                        fontsize=9)  # fmt: skip
+    for ax in axes.ravel():
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[-1]:
+        ax.set_xlabel("position (bp)")
+    if title:
+        fig.suptitle(title)
+    save(fig, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ def write_meme(motifs: Sequence[Motif | MotifMatrix], path: PathLike, background
     """Minimal MEME format (version 4): one ``letter-probability matrix`` per motif, written atomically.
 
     ``MOTIF <id> <seed or name>``; ``nsites`` is the motif's number of windows
-    and ``E`` its seed's adjusted p-value (for a :class:`MotifMatrix`, 1 and 0).
+    and ``E`` its seed's adjusted p-value (for a :class:`MotifMatrix`, its ``nsites`` and 0).
     ``background``: A, C, G, T frequencies (default uniform).
     """
     bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
@@ -37,7 +38,7 @@ def write_meme(motifs: Sequence[Motif | MotifMatrix], path: PathLike, background
         if isinstance(m, Motif):
             name, probs, nsites, evalue = m.seed, m.probs, m.n_instances, m.padj
         else:
-            name, probs, nsites, evalue = m.name, np.asarray(m.probs, dtype=float), 1, 0.0
+            name, probs, nsites, evalue = m.name, np.asarray(m.probs, dtype=float), m.nsites, 0.0
         name = re.sub(r"\s+", "_", name)
         lines.append(f"MOTIF {m.id} {name}".rstrip())
         lines.append(f"letter-probability matrix: alength= 4 w= {probs.shape[1]} nsites= {nsites} E= {evalue:.3g}")
@@ -54,7 +55,14 @@ def read_meme(path: PathLike) -> dict[str, np.ndarray]:
     return {key.split()[0]: np.asarray(pwm) for key, pwm in _read(str(path)).items()}
 
 
-def instances_table(result: MotifResult, names: Sequence[str] | None = None) -> pd.DataFrame:
+class HasInstances(Protocol):
+    """What the instance writers read: a :class:`MotifResult` or a TF-MoDISco result."""
+
+    instances: pd.DataFrame  # motif, seq_index, start, end, strand ('+' or '-' on the sequence), sequence
+    n_pos: int
+
+
+def instances_table(result: MotifResult | HasInstances, names: Sequence[str] | None = None) -> pd.DataFrame:
     """The windows of every motif: motif, seq_index, [name], start, end, strand, sequence."""
     table = result.instances.copy()
     if names is not None:
@@ -65,12 +73,13 @@ def instances_table(result: MotifResult, names: Sequence[str] | None = None) -> 
     return table
 
 
-def genomic_instances(result: MotifResult, coords: pd.DataFrame) -> pd.DataFrame:
+def genomic_instances(result: MotifResult | HasInstances, coords: pd.DataFrame) -> pd.DataFrame:
     """The windows in genome coordinates, as BED6 columns (chrom, start, end, name, score, strand).
 
     ``coords`` has one row per positive sequence, in order, with ``chrom`` and
     ``start`` (0-based genomic start of the sequence) and optionally
-    ``strand`` ('-' when the sequence is the reverse complement of the genome).
+    ``strand`` ('-' when the sequence is the reverse complement of the genome). An
+    instance on the minus strand of its sequence (TF-MoDISco) is on the other strand.
     """
     for column in ("chrom", "start"):
         if column not in coords.columns:
@@ -92,13 +101,14 @@ def genomic_instances(result: MotifResult, coords: pd.DataFrame) -> pd.DataFrame
     s, e = inst["start"].to_numpy(), inst["end"].to_numpy()
     start = np.where(minus, g0 + length - e, g0 + s)
     end = np.where(minus, g0 + length - s, g0 + e)
+    flipped = minus ^ (inst["strand"].astype(str).to_numpy() == "-")
     bed = pd.DataFrame({"chrom": chrom, "start": start, "end": end, "name": inst["motif"].to_numpy(),
-                        "score": 0, "strand": np.where(minus, "-", "+")})
+                        "score": 0, "strand": np.where(flipped, "-", "+")})
     return bed.sort_values(["chrom", "start", "end", "name"], kind="stable").reset_index(drop=True)
 
 
 def write_instances(
-    result: MotifResult, path: PathLike, names: Sequence[str] | None = None,
+    result: MotifResult | HasInstances, path: PathLike, names: Sequence[str] | None = None,
     bed_path: PathLike | None = None, coords: pd.DataFrame | None = None,
 ) -> None:
     """Write the windows as TSV (see :func:`instances_table`) and, with ``coords``, as BED to ``bed_path``."""

@@ -31,7 +31,7 @@ class MotifSettings:
     alignment; ``align_cond``: alignment score needed to merge (DNABERT's
     ``align_cond``; default ``max(min_len - 1, shorter length / 2)``);
     ``p_adjust``: ``fdr_bh`` (DNABERT's default), ``bonferroni`` or ``none``;
-    ``allow_multi_match``: count every occurrence rather than every sequence;
+    ``allow_multi_match``: also count every occurrence (reported; the test counts sequences);
     ``min_factor``: a high-attention base must score above this times the
     sequence minimum; ``strict_window_end``: DNABERT's ``end < length`` bound;
     ``sort_by``: order of the motifs, ``instances`` (most windows first) or
@@ -107,11 +107,12 @@ class Motif:
 
 @dataclass(frozen=True)
 class MotifMatrix:
-    """A named probability matrix, ``probs`` of shape ``(4, width)`` (e.g. a JASPAR profile)."""
+    """A named probability matrix, ``probs`` of shape ``(4, width)`` (e.g. a JASPAR profile; ``nsites``: its sites)."""
 
     id: str
     name: str
     probs: np.ndarray
+    nsites: int = 1
 
     @property
     def width(self) -> int:
