@@ -60,12 +60,13 @@ def test_console_script_and_python_m():
 
 def test_choices_repeated_for_a_fast_help_match_their_modules():
     from dnabert.cli import common
+    from dnabert.interpret.settings import ENGINES
     from dnabert.interpret.variants.vcf import ON_MISMATCH
     from dnabert.lm.embeddings import POOLINGS
     from dnabert.lm.inference import AGGREGATES
 
     assert (common.AGGREGATES, common.POOLINGS, common.ON_MISMATCH) == (AGGREGATES, POOLINGS, ON_MISMATCH)
-    assert common.OVERFLOWS == kmer.OVERFLOW_POLICIES
+    assert common.OVERFLOWS == kmer.OVERFLOW_POLICIES and common.ENGINES == ENGINES
 
 
 # --------------------------------------------------------------------------- every subcommand
@@ -132,23 +133,41 @@ def test_every_subcommand_end_to_end(tiny_bert, inputs, tmp_path):
 
     _run("attention", "--model", clf, "--fasta", str(inputs["fasta"]), "--out", str(tmp_path / "att.npz"),
          "--tsv", str(tmp_path / "att.tsv"), "--heatmap", str(tmp_path / "att.png"), "--heads", "1", *cpu)  # fmt: skip
-    from dnabert.interpret.attention import ScoredSet
+    from dnabert.interpret.scores import ScoredSet
 
     scored = ScoredSet.load(tmp_path / "att.npz")
-    assert [len(scored.attention[i]) for i in range(4)] == [60, 80, 101, 1300]
+    assert [len(scored.attention[i]) for i in range(4)] == [60, 80, 101, 1300] and scored.heads == (1,)
     assert len(pd.read_csv(tmp_path / "att.tsv", sep="\t")) == 1541
 
     _run("motifs", "--model", clf, "--positives", str(inputs["pos"]), "--negatives", str(inputs["neg"]),
-         "--out", str(tmp_path / "motifs"), "--pval-cutoff", "0.5", "--min-n-motif", "2", *cpu)  # fmt: skip
+         "--out", str(tmp_path / "motifs"), "--engine", "both", "--attribution-sequences", "20", "--pval-cutoff",
+         "0.5", "--min-n-motif", "2", *cpu)  # fmt: skip
     from dnabert.interpret.motifs.meme import read_meme
 
     found = tmp_path / "motifs"
-    for name in ("sequences.tsv", "attention/scores.npz", "motifs.meme", "motifs.tsv", "instances.tsv", "tomtom.tsv",
-                 "logos.png", "motifs.html"):  # fmt: skip
+    for name in ("sequences.tsv", "scores.npz", "attention/selection.tsv", "attention/agreement.tsv",
+                 "attention/heatmap.png", "attention/profile.png"):  # fmt: skip
         assert (found / name).is_file(), name
-    read_meme(found / "motifs.meme")
-    assert {"query", "target_id", "qvalue"} <= set(pd.read_csv(found / "tomtom.tsv", sep="\t").columns)
+    for engine in ("attention", "modisco"):
+        for name in ("motifs.meme", "motifs.tsv", "instances.tsv", "instances.bed", "tomtom.tsv", "logos.png",
+                     "motifs.html"):  # fmt: skip
+            assert (found / engine / name).is_file(), (engine, name)
+        read_meme(found / engine / "motifs.meme")
+        assert {"query", "target_id", "qvalue"} <= set(pd.read_csv(found / engine / "tomtom.tsv", sep="\t").columns)
     assert len(pd.read_csv(found / "sequences.tsv", sep="\t")) == 60
+    scored = ScoredSet.load(found / "scores.npz")  # heads chosen on the same sequences; IG of 20 sampled positives
+    selection = pd.read_csv(found / "attention" / "selection.tsv", sep="\t")
+    chosen = selection[selection["selected"]]
+    assert len(chosen) == 1 and int(chosen["layer"].iloc[0]) == scored.layer
+    assert chosen["head"].iloc[0] == "sum:" + ",".join(map(str, scored.heads))
+    assert len(scored.attribution_rows) == 20 and (scored.labels[scored.attribution_rows] == 1).all()
+    _run("motifs", "--model", clf, "--positives", str(inputs["pos"]), "--negatives", str(inputs["neg"]),
+         "--out", str(tmp_path / "fixed"), "--layer", "0", "--heads", "1", "--attribution-sequences", "0",
+         *cpu)  # fmt: skip
+    fixed = tmp_path / "fixed"  # --layer/--heads given: used as they are
+    scored = ScoredSet.load(fixed / "scores.npz")
+    assert (scored.layer, scored.heads, len(scored.attribution_rows)) == (0, (1,), 0)
+    assert (fixed / "attention" / "motifs.meme").is_file() and not (fixed / "modisco").exists()
 
     _run("ism", "--model", clf, "--fasta", str(inputs["fasta"]), "--top", "2", "--out", str(tmp_path / "ism.tsv"),
          "--plot", str(tmp_path / "ism.png"), *cpu)  # fmt: skip
@@ -197,6 +216,10 @@ def test_bad_input_is_one_line_and_exit_2(tiny_bert, inputs, tmp_path, capsys):
     assert main(["zeroshot", "--model", clf, "--vcf", str(wrong), "--genome", str(inputs["genome"]),
                  "--out", str(tmp_path / "z.tsv")]) == 2  # fmt: skip
     assert "has no masked-LM head" in capsys.readouterr().err
+    assert main(["motifs", "--model", clf, "--positives", str(inputs["pos"]), "--negatives", str(inputs["neg"]),
+                 "--engine", "modisco", "--attribution-sequences", "0", "--out", str(tmp_path / "m")]) == 2  # fmt: skip
+    assert "field 'attribution_sequences': the modisco engine needs" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
     assert main(["embed", "--model", str(tmp_path / "nomodel"), "--fasta", str(inputs["fasta"]), "--out",
                  str(tmp_path / "e.npy")]) == 2  # fmt: skip
     assert "model directory not found" in capsys.readouterr().err

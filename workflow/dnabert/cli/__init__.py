@@ -8,7 +8,7 @@ subcommands only parse arguments and call the functions the workflow's rules cal
 ``predict``             FASTA or BED + genome -> class probabilities (:mod:`dnabert.lm.predict`)
 ``embed``               FASTA or dataset TSV -> embeddings ``.npy`` + index TSV (:mod:`dnabert.lm.embeddings`)
 ``attention``           FASTA -> DNABERT's per-nucleotide attention (:mod:`dnabert.interpret.fasta`)
-``motifs``              positives + negatives FASTA -> motifs, logos, TOMTOM vs JASPAR (:mod:`dnabert.interpret.stage`)
+``motifs``              positives + negatives FASTA -> scores, motifs per engine, TOMTOM vs JASPAR (:mod:`dnabert.interpret.fasta`)
 ``ism``                 in-silico mutagenesis table and heatmap (:mod:`dnabert.interpret.variants.mutagenesis`)
 ``vcf``                 SNVs of a VCF scored by a fine-tuned classifier (:mod:`dnabert.interpret.variants.vcf`)
 ``zeroshot``            SNVs of a VCF scored by a pretrained masked LM (:mod:`dnabert.interpret.variants.zeroshot`)

@@ -12,11 +12,13 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Choices of the owning modules, repeated here so that `--help` needs no torch import
 # (tests/test_cli.py checks they stay equal to dnabert.lm.inference.AGGREGATES,
-# dnabert.lm.kmer.OVERFLOW_POLICIES, dnabert.lm.embeddings.POOLINGS, ...vcf.ON_MISMATCH).
+# dnabert.lm.kmer.OVERFLOW_POLICIES, dnabert.lm.embeddings.POOLINGS, ...vcf.ON_MISMATCH,
+# dnabert.interpret.settings.ENGINES).
 AGGREGATES = ("mean", "max")
 OVERFLOWS = ("error", "truncate", "split")
 POOLINGS = ("cls", "mean", "nucleotide")
 ON_MISMATCH = ("flag", "error")
+ENGINES = ("attention", "modisco")
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -61,6 +63,17 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 

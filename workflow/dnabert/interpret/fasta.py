@@ -1,37 +1,40 @@
 """Interpretation of one's own sequences (FASTA files), with the interpretation stage's own steps.
 
-* :func:`attention_file`: DNABERT's per-nucleotide attention of every record
-  (:func:`dnabert.interpret.attention.attention_scores`), saved as the stage's
-  ``scores.npz`` (:class:`~dnabert.interpret.attention.ScoredSet`), optionally as a long
-  TSV (``id position base attention``) and a heatmap. Any model: a fine-tuned
+* :func:`attention_file`: DNABERT's per-nucleotide attention of every record from one
+  fixed layer and heads (:func:`dnabert.interpret.attention.attention_scores`), saved as
+  the stage's ``scores.npz`` (:class:`~dnabert.interpret.scores.ScoredSet`), optionally
+  as a long TSV (``id position base attention``) and a heatmap. Any model: a fine-tuned
   classifier (its probability of not being class 0 is stored too) or a masked LM.
-* :func:`motifs_file`: positives and negatives FASTA and a fine-tuned model through
-  :func:`dnabert.interpret.stage.score_task`, :func:`~dnabert.interpret.stage.discover_task`
-  and :func:`~dnabert.interpret.stage.compare_task`, exactly as the workflow's
-  ``interpret_attention`` and ``interpret_motifs`` rules run them:
-  attention, motifs (MEME, TSV, instances, logos) and TOMTOM against JASPAR.
+* :func:`motifs_file`: positives and negatives FASTA and a fine-tuned model through the
+  steps the workflow's ``interpret_attention`` and ``interpret_motifs`` rules run:
+  :func:`dnabert.interpret.scoring.score_task` (layer and heads, attention, integrated
+  gradients into ``scores.npz``), then :func:`dnabert.interpret.stage.motifs_task` for
+  each engine (motifs, logos, TOMTOM against JASPAR). A FASTA pair has no dev split:
+  an ``auto`` layer or heads is chosen on the same sequences (a fixed layer and heads
+  are used as given). The files are laid out as the workflow's
+  ``results/interpret/{task}/seed{n}/`` (:func:`motif_files`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dnabert.interpret.attention import ScoredSet, attention_scores, plot_heatmap
+from dnabert.interpret.attention import attention_scores, plot_heatmap
+from dnabert.interpret.scores import ScoredSet
 from dnabert.io import InputError, PathLike, atomic_write
 from dnabert.lm.inference import is_classifier, load_for_inference, predict_sequences
 from dnabert.lm.predict import read_fasta_records
 
 log = logging.getLogger(__name__)
 
-#: The files :func:`motifs_file` writes under its output folder, by key.
-MOTIF_FILES = {
-    "sequences": "sequences.tsv", "scores": "attention/scores.npz", "agreement": "attention/agreement.tsv",
-    "heatmap": "attention/heatmap.png", "profile": "attention/profile.png", "meme": "motifs.meme",
-    "summary": "motifs.tsv", "instances": "instances.tsv", "bed": "instances.bed", "logos": "logos",
-    "tomtom": "tomtom.tsv", "matches": "logos.png", "page": "motifs.html",
+#: The files the scoring step of :func:`motifs_file` writes under its output folder, by key.
+SCORING_FILES = {
+    "sequences": "sequences.tsv", "scores": "scores.npz", "selection": "attention/selection.tsv",
+    "agreement": "attention/agreement.tsv", "heatmap": "attention/heatmap.png", "profile": "attention/profile.png",
 }  # fmt: skip
 
 
@@ -65,7 +68,9 @@ def attention_file(
         probability = (1.0 - probs[:, 0]).astype(np.float32)
     else:
         probability = np.full(len(records), np.nan, np.float32)
-    scored = ScoredSet(sequences, np.ones(len(records), np.int64), probability, attention, [r.id for r in records])
+    used_heads = tuple(range(model.config.num_attention_heads)) if heads is None else tuple(heads)
+    scored = ScoredSet(sequences, np.ones(len(records), np.int64), probability, attention, [r.id for r in records],
+                       layer=layer % model.config.num_hidden_layers, heads=used_heads)  # fmt: skip
     scored.save(out)
     if tsv_out is not None:
         with atomic_write(tsv_out) as handle:
@@ -74,8 +79,8 @@ def attention_file(
                 handle.writelines(f"{record.id}\t{i}\t{b}\t{v:.6g}\n" for i, (b, v) in enumerate(zip(record.sequence,
                                                                                                    values)))  # fmt: skip
     if heatmap_out is not None:
-        plot_heatmap(scored, heatmap_out, title=f"attention of {Path(fasta).name} (layer {layer})")
-    log.info("attention of %d sequences (layer %d) from %s", len(records), layer, model_dir)
+        plot_heatmap(scored, heatmap_out, title=f"attention of {Path(fasta).name} (layer {scored.layer})")
+    log.info("attention of %d sequences (layer %d) from %s", len(records), scored.layer, model_dir)
     return scored
 
 
@@ -86,9 +91,23 @@ def write_sequence_table(positives: PathLike, negatives: PathLike, out: PathLike
         handle.write("sequence\tlabel\tname\n")
         for path, label in ((positives, 1), (negatives, 0)):
             records = list(read_fasta_records(path))
+            if not records:
+                raise InputError(path, "no FASTA records")
             handle.writelines(f"{r.sequence}\t{label}\t{r.id}\n" for r in records)
             counts.append(len(records))
     return counts[0], counts[1]
+
+
+def motif_files(out_dir: PathLike, engines: Sequence[str]) -> dict[str, Path]:
+    """Every file :func:`motifs_file` writes, by key: :data:`SCORING_FILES`, then ``<engine>/<file>`` per engine."""
+    from dnabert.interpret.stage import MotifOutputs
+
+    out_dir = Path(out_dir)
+    files = {key: out_dir / relative for key, relative in SCORING_FILES.items()}
+    for engine in engines:
+        outputs = MotifOutputs.under(out_dir / engine)
+        files.update({f"{engine}/{key}": Path(path) for key, path in vars(outputs).items()})
+    return files
 
 
 def motifs_file(
@@ -98,25 +117,36 @@ def motifs_file(
     out_dir: PathLike,
     settings,
     *,
+    engines: Sequence[str] = ("attention",),
     name: str = "",
     device: str = "auto",
     precision: str = "auto",
     threads: int | None = None,
 ) -> dict[str, Path]:
-    """Attention, motifs and TOMTOM for positives against negatives (``settings``: an ``InterpretSettings``).
+    """Scores, then each engine's motifs and TOMTOM, for positives against negatives (``settings``: InterpretSettings).
 
-    Returns the written files by key (:data:`MOTIF_FILES`, under ``out_dir``).
+    The layer and heads (``settings.heads``) are chosen on the same sequences where
+    ``auto``. Returns the written files by key (:func:`motif_files`).
     """
-    from dnabert.interpret.stage import compare_task, discover_task, score_task
+    from dnabert.interpret.scoring import score_task
+    from dnabert.interpret.settings import ENGINES
+    from dnabert.interpret.stage import MotifOutputs, motifs_task
 
-    files = {key: Path(out_dir) / relative for key, relative in MOTIF_FILES.items()}
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise InputError(None, f"unknown engine(s) {', '.join(unknown) or 'none'}; engines are {', '.join(ENGINES)}",
+                         field="engine")  # fmt: skip
+    if "modisco" in engines and settings.attribution_sequences < 1:
+        raise InputError(None, "the modisco engine needs integrated gradients of at least one positive",
+                         field="attribution_sequences")  # fmt: skip
+    files = motif_files(out_dir, engines)
     n_pos, n_neg = write_sequence_table(positives, negatives, files["sequences"])
     log.info("%d positives (%s) against %d negatives (%s)", n_pos, positives, n_neg, negatives)
-    score_task(model_dir, {"fasta": files["sequences"]}, settings, scores_out=files["scores"],
-               agreement_out=files["agreement"], heatmap_out=files["heatmap"], profile_out=files["profile"], task=name,
-               device=device, precision=precision, threads=threads)  # fmt: skip
-    discover_task(files["scores"], settings, meme_out=files["meme"], summary_out=files["summary"],
-                  instances_out=files["instances"], bed_out=files["bed"], logos_out=files["logos"])  # fmt: skip
-    compare_task(files["meme"], settings, tomtom_out=files["tomtom"], figure_out=files["matches"],
-                 summary=files["summary"], page_out=files["page"], task=name, threads=threads)  # fmt: skip
+    score_task(model_dir, {"fasta": files["sequences"]}, settings, dev_file=files["sequences"],
+               scores_out=files["scores"], selection_out=files["selection"], agreement_out=files["agreement"],
+               heatmap_out=files["heatmap"], profile_out=files["profile"], task=name, device=device,
+               precision=precision, threads=threads)  # fmt: skip
+    for engine in engines:
+        motifs_task(engine, files["scores"], settings, MotifOutputs.under(Path(out_dir) / engine),
+                    title=f"{name}, {engine}" if name else engine, threads=threads)  # fmt: skip
     return files
