@@ -13,7 +13,9 @@ SUMMARY = ("task\tmodel\truns\tcollapsed\theadline\tmcc_mean\tmcc_sd\tauroc_mean
            "ctcf\tdnabert\t3\t0\tmcc\t0.8000\t0.0200\t0.9500\t0.0100\n"
            "ctcf\tbert_scratch\t3\t1\tmcc\t0.4000\t0.3000\t0.7000\t0.1000\n"
            "ctcf\tkmer_lr\t1\t0\tmcc\t0.5000\t\t0.8000\t\n")  # fmt: skip
-RECOVERY = "task\tseed\tengine\tname\tjaspar_id\trecovered\tbest_qvalue\nctcf\t1\tattention\tCTCF\tMA0139.2\tTrue\t1e-05\n"
+RECOVERY = ("task\tseed\tengine\tname\tjaspar_id\trecovered\tbest_qvalue\tmotifs\n"
+            "ctcf\t1\tattention\tCTCF\tMA0139.2\tTrue\t1e-05\t3\n"
+            "ctcf\t1\tmodisco\tCTCF\tMA0139.2\tFalse\t\t0\n")  # fmt: skip
 
 
 @pytest.fixture
@@ -37,7 +39,8 @@ def test_blocks_are_rewritten_from_results(results, tmp_path):
     # models in a fixed order: pretrained, scratch ablation, baselines
     assert header.index("dnabert MCC") < header.index("bert_scratch MCC") < header.index("kmer_lr MCC") < header.index("cnn MCC")
     assert "| ctcf | 0.800 ± 0.020 | 0.950 ± 0.010 | 0.400 ± 0.300 (1 of 3 collapsed) |" in text
-    assert "| ctcf | 1 | attention | CTCF | MA0139.2 | True | 1e-05 |" in text
+    # the engines side by side, one row per planted motif x seed
+    assert "| ctcf (CTCF MA0139.2) | 1 | yes, 1e-05 (3) | **no**, – (0) |" in text
     assert main(["--results", str(results), "--readme", str(readme), "--check"]) == 0
 
 

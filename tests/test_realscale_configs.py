@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO, job_counts, run_snakemake
+from dnabert.config.finetune import bert_scratch_wanted
 from dnabert.config.validation import task_sources, unverified_downloads, validate_config
 
 pytestmark = pytest.mark.workflow
@@ -47,6 +48,8 @@ def expected_counts(config: dict) -> dict[str, int]:
     tasks = config["tasks"]
     overrides = config["finetune"]["tasks"]
     seeds = sum(len(overrides.get(task, {}).get("seeds", config["finetune"]["seeds"])) for task in tasks)
+    classic = [model for model in config["baselines"]["models"] if model != "bert_scratch"]
+    scratch = bert_scratch_wanted(config)
     downloads = sum(1 for spec in (genome, genome["blacklist"]) if spec and "url" in spec)
     downloads += sum(1 for spec in task_sources(config).values() if "url" in spec or "encode" in spec)
     return {
@@ -59,7 +62,9 @@ def expected_counts(config: dict) -> dict[str, int]:
         "dataset_qc": len(tasks),
         "finetune_seed": seeds,
         "finetune_task": len(tasks),
-        "baseline": len(tasks) * len(config["baselines"]["models"]),
+        "baseline": len(tasks) * len(classic),
+        "scratch_seed": seeds if scratch else 0,
+        "scratch_task": len(tasks) if scratch else 0,
         "benchmark_summary": 1 if tasks else 0,
         "predict": len(config["finetune"]["predict"]),
         "simulate_genome": 0,

@@ -110,7 +110,7 @@ def test_tiny_datasets_are_byte_identical_when_repeated(tiny_runs):
         {k: v for k, v in tree_digests(run / "results" / "datasets").items() if not k.endswith(".png")}
         for run in tiny_runs
     )
-    assert first == second and len(first) == 3 * 7
+    assert first == second and len(first) == 3 * 8  # train, dev, test + 5 QC files per task
 
 
 def test_table_task_from_url_and_fasta(tmp_path):
@@ -168,10 +168,13 @@ def test_single_benchmark_request_builds_only_what_it_needs(tmp_path):
     task = _first_tiny_task()
     finetune = job_counts(run_snakemake(tmp_path, "-n", f"results/finetune/{task}/metrics.json",
                                         "--configfile", TINY).stdout)  # fmt: skip
-    # One seed in the tiny config; the genome, corpus and pretraining it starts from; nothing of other tasks.
+    # One seed in the tiny config; the genome, corpus and pretraining it starts from; no other task's
+    # training. Every task's dataset is built: the corpus leaves out every task's test intervals.
+    n_tasks = len(yaml.safe_load(Path(TINY).read_text())["tasks"])
     assert finetune.pop("finetune_seed") == 1 and finetune.pop("finetune_task") == 1
-    assert finetune.pop("task_dataset") == 1 and finetune.pop("pretrain_mlm") == 1
-    assert set(finetune) <= {"simulate_genome", "prepare_genome", "prepare_blacklist", "build_corpus"}
+    assert finetune.pop("task_dataset") == n_tasks and finetune.pop("pretrain_mlm") == 1
+    assert set(finetune) <= {"simulate_genome", "prepare_genome", "prepare_blacklist", "corpus_exclusion",
+                             "build_corpus"}  # fmt: skip
     baseline = job_counts(run_snakemake(tmp_path, "-n", f"results/baselines/{task}/kmer_lr/metrics.json",
                                         "--configfile", TINY).stdout)  # fmt: skip
     assert baseline.pop("baseline") == 1 and baseline.pop("task_dataset") == 1

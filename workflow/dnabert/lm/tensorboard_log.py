@@ -22,6 +22,18 @@ log = logging.getLogger(__name__)
 EVENT_PREFIX = "events.out.tfevents."
 
 
+def number_earlier_attempts(directory: Path) -> None:
+    """Rename the event files already in ``directory`` to ``events.out.tfevents.<i>`` (i = 0, 1, ...), in order.
+
+    TensorBoard reads a folder's event files in name order, and SummaryWriter names a
+    file by the second it opened, host, pid and a counter: two attempts in one second
+    of one process (tests) can sort ``...9`` after ``...10``. The numbered names sort
+    before the new attempt's file (which carries the real time), so the order holds.
+    """
+    for i, path in enumerate(sorted(directory.glob(f"{EVENT_PREFIX}*"))):  # numbered ones first, keeping their i
+        path.rename(directory / f"{EVENT_PREFIX}{i:010d}")
+
+
 class ScalarLog:
     """Scalars of one run; :meth:`open` starts it (fresh or resumed), :meth:`close` flushes it."""
 
@@ -39,6 +51,8 @@ class ScalarLog:
         if resumed_step is None:
             for old in self.directory.glob(f"{EVENT_PREFIX}*"):
                 old.unlink()
+        else:
+            number_earlier_attempts(self.directory)
         purge = None if resumed_step is None else resumed_step + 1
         self._writer = SummaryWriter(str(self.directory), purge_step=purge, flush_secs=30)
         return self

@@ -67,13 +67,21 @@ def benchmarks_table(results: Path) -> str:
 
 
 def recovery_table(results: Path) -> str:
-    """Markdown: the planted-motif recovery rows as the run wrote them."""
+    """Markdown: one row per planted motif x seed, each engine's verdict, best q-value and motif count."""
     rows = _read_tsv(results / "interpret" / "recovery.tsv")
     if not rows:
         return "(no planted motifs)\n"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(row[c] or "–" for c in columns) + " |" for row in rows]
+    engines = list(dict.fromkeys(row["engine"] for row in rows))
+    verdicts: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        key = (f"{row['task']} ({row['name']} {row['jaspar_id']})", row["seed"])
+        q = _number(row["best_qvalue"])
+        found = "yes" if row["recovered"] in ("True", "true", "1") else "**no**"
+        verdicts.setdefault(key, {})[row["engine"]] = f"{found}, {'–' if q is None else f'{q:.2g}'} ({row['motifs']})"
+    header = ["task (planted motif)", "seed", *(f"{engine}: recovered, best q (motifs)" for engine in engines)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([task, seed, *(cells.get(e, "–") for e in engines)]) + " |"
+              for (task, seed), cells in verdicts.items()]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
