@@ -171,13 +171,18 @@ def test_positives_and_negatives_for_the_attention_engine(planted):
     assert len(pos) == 300 and len(neg) == 300 and list(rows) == list(range(300)) and len(values) == 300
 
 
+@pytest.mark.parametrize("located", [False, True], ids=["table task", "genomic"])
 @pytest.mark.parametrize("engine", ["attention", "modisco"])
-def test_no_motif_still_gives_every_output(tmp_path, engine):
-    """Flat attention and noise contributions (an untrained model): nothing passes, and every file is still written."""
+def test_no_motif_still_gives_every_output(tmp_path, engine, located):
+    """Flat attention and noise contributions (an untrained model): nothing passes, and every file is still written
+    (an empty BED, also where the sequences carry genomic coordinates)."""
     rng = np.random.default_rng(1)
     sequences = ["".join(rng.choice(list("ACGT"), 50)) for _ in range(40)]
     flat = BaseScores.from_list([np.full(50, 1 / np.sqrt(50)) for _ in sequences])
-    scored = ScoredSet(sequences, np.array([1, 0] * 20), np.full(40, 0.5), flat, [f"s{i}" for i in range(40)])
+    where = {"chrom": ["chr1"] * 40, "start": np.arange(40, dtype=np.int64) * 100, "strand": ["+", "-"] * 20,
+             "split": ["test"] * 40} if located else {}  # fmt: skip
+    scored = ScoredSet(sequences, np.array([1, 0] * 20), np.full(40, 0.5), flat, [f"s{i}" for i in range(40)],
+                       **where)  # fmt: skip
     scored.attribution_rows = np.arange(0, 40, 2)
     scored.attribution = BaseScores.from_list([np.zeros(50)] * 20)
     scored.hypothetical = rng.normal(0, 1e-3, size=(20 * 50, 4)).astype(np.float32)
@@ -185,5 +190,5 @@ def test_no_motif_still_gives_every_output(tmp_path, engine):
     outputs = MotifOutputs.under(tmp_path / engine)
     table = motifs_task(engine, tmp_path / "scores.npz", InterpretSettings.from_config({}), outputs, threads=1)
     assert read_meme(outputs.meme) == {} and table.empty
-    assert Path(outputs.bed).read_text() == ""  # no coordinates (a table task): empty BED
+    assert Path(outputs.bed).read_text() == ""  # no motif, or no coordinates (a table task): empty BED
     assert Path(outputs.matches).is_file() and "<table" in Path(outputs.page).read_text()

@@ -87,7 +87,7 @@ def genomic_instances(result: MotifResult | HasInstances, coords: pd.DataFrame) 
     if len(coords) != result.n_pos:
         raise InputError(None, f"{len(coords)} coordinate rows for {result.n_pos} positive sequences", field="coords")
     inst = result.instances
-    seq = inst["seq_index"].to_numpy()
+    seq = inst["seq_index"].to_numpy(dtype=np.int64)  # an empty frame (no motif) reads as float
     chrom = coords["chrom"].to_numpy()[seq]
     g0 = coords["start"].to_numpy(dtype=np.int64)[seq]
     strand = coords["strand"].astype(str).to_numpy()[seq] if "strand" in coords.columns else np.full(seq.size, "+")
