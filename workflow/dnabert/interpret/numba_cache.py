@@ -50,7 +50,10 @@ def cache_modisco_kernels() -> int:
 
 
 def compile_kernels(stamp: PathLike) -> None:
-    """Compile (or load from the cache) TOMTOM's and TF-MoDISco's kernels; write ``stamp`` with versions and times."""
+    """Compile (or load from the cache) TOMTOM's and TF-MoDISco's kernels; write ``stamp`` with the versions.
+
+    The times go to the log only: the stamp is the same on every run (results are byte-identical).
+    """
     from dnabert.interpret.modisco import ModiscoSettings, run_modisco
     from dnabert.interpret.motifs.jaspar import jaspar_motifs, tomtom_matches
     from dnabert.interpret.synthetic import synthetic_contributions
@@ -67,5 +70,4 @@ def compile_kernels(stamp: PathLike) -> None:
     modisco_seconds = time.perf_counter() - started - tomtom_seconds
     log.info("numba kernels ready: TOMTOM %.1f s, TF-MoDISco %.1f s", tomtom_seconds, modisco_seconds)
     lines = [f"{package}\t{version(package)}" for package in ("numba", "memelite", "modisco-lite")]
-    lines += [f"tomtom_seconds\t{tomtom_seconds:.1f}", f"modisco_seconds\t{modisco_seconds:.1f}"]
     write_text_atomic(stamp, "\n".join(lines) + "\n")
