@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 from pathlib import Path
@@ -31,6 +32,26 @@ def shared_file(relative: str) -> Path:
             pytest.fail(f"{message}; CI=true, so this fails instead of skipping", pytrace=False)
         pytest.skip(message)
     return path
+
+
+class LocalHTTPHandler(http.server.SimpleHTTPRequestHandler):
+    """A quiet handler for a local test server (serve one with ``directory=``); a path under
+    /truncated/ announces the whole file's Content-Length but sends half of it, then closes."""
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        if self.path.startswith("/truncated/"):
+            data = Path(self.translate_path(self.path[len("/truncated"):])).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import torch
 import yaml
 from transformers import BertConfig, BertForSequenceClassification
 
-from conftest import REPO, TINY, run_snakemake
+from conftest import REPO, TINY, LocalHTTPHandler, run_snakemake
 from dnabert.config.validation import ConfigError, validate_config
 from dnabert.config.yamlfile import config_file_problems
 from dnabert.data.download import Checksum, DownloadError, fetch
@@ -270,23 +270,8 @@ def test_the_tiny_config_itself_is_fine():
 # --------------------------------------------------------------------------- downloads
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class _Handler(LocalHTTPHandler):
     """Serves a folder; /truncated/<name> announces the whole file but sends half of it."""
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):  # noqa: N802 (http.server API)
-        if self.path.startswith("/truncated/"):
-            data = Path(self.translate_path(self.path[len("/truncated"):])).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        super().do_GET()
 
 
 @pytest.fixture(scope="module")

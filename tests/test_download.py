@@ -10,19 +10,16 @@ from pathlib import Path
 import pytest
 
 from dnabert.data.download import Checksum, DownloadError, fetch, verify_file
-from conftest import shared_file
+from conftest import LocalHTTPHandler, shared_file
 
 GENOME_PIECE = "hg38/chr2_1-2333275.fa.gz"
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class _Handler(LocalHTTPHandler):
     """Serves a directory; paths under /truncated/ send half the body then close,
     paths under /flaky/ fail with 503 on the first request for each file."""
 
     seen: set[str] = set()
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
 
     def do_GET(self):  # noqa: N802 (http.server API)
         if self.path.startswith("/flaky/"):
@@ -32,15 +29,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 self.send_error(503, "try again")
                 return
             self.path = name
-        if self.path.startswith("/truncated/"):
-            data = Path(self.translate_path(self.path[len("/truncated"):])).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
         super().do_GET()
 
 

@@ -16,7 +16,7 @@ import pysam
 import pytest
 import yaml
 
-from conftest import REPO, job_counts, run_snakemake, shared_file
+from conftest import REPO, LocalHTTPHandler, job_counts, run_snakemake, shared_file
 
 pytestmark = pytest.mark.workflow
 TINY = str(REPO / "tests" / "config" / "tiny.yaml")
@@ -126,7 +126,7 @@ def test_table_task_from_url_and_fasta(tmp_path):
     fasta = tmp_path / "extra.fa"
     fasta.write_text("".join(f">p{i}\n{s}\n" for i, s in enumerate(seqs(40))))
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a, **k: _QuietHandler(*a, directory=str(served), **k)
+        ("127.0.0.1", 0), lambda *a, **k: LocalHTTPHandler(*a, directory=str(served), **k)
     )
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -248,17 +248,12 @@ def test_rerun_has_nothing_to_do(tiny_runs):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 def test_download_rules_against_local_server(tmp_path):
     piece = shared_file("hg38/chr2_1-2333275.fa.gz")
     blacklist = shared_file("hg38/hg38-blacklist.v2.bed.gz")
     root = piece.parents[1]
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a, **k: _QuietHandler(*a, directory=str(root), **k)
+        ("127.0.0.1", 0), lambda *a, **k: LocalHTTPHandler(*a, directory=str(root), **k)
     )
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
