@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,88 +78,79 @@ def _check_interval(path: PathLike, chrom: str, start: int, end: int, line: int)
         raise InputError(path, f"end {end} is not after start {start}", line=line, field="end")
 
 
-def read_narrowpeak(path: PathLike) -> Peaks:
-    """Parse a (gzipped) narrowPeak file strictly; errors name the file, line and column."""
-    chrom, start, end, name, strand, summit, signal, qvalue, lines = ([] for _ in range(9))
+def _rows(path: PathLike, widths: range, expected: str) -> Iterator[tuple[int, list[str], int, int]]:
+    """Data lines as ``(line, fields, start, end)``, with the column count and the interval checked."""
     with open_text(path) as handle:
         for line_no, line in enumerate(handle, 1):
             if _skip(line):
                 continue
             fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != 10:
-                raise InputError(
-                    path, f"expected 10 tab-separated narrowPeak columns, got {len(fields)}", line=line_no
-                )
-            c = fields[0]
-            s = _int(path, fields[1], line_no, "start")
-            e = _int(path, fields[2], line_no, "end")
-            _check_interval(path, c, s, e, line_no)
-            if _int(path, fields[4], line_no, "score") < 0:
-                raise InputError(path, f"negative score {fields[4]}", line=line_no, field="score")
-            if fields[5] not in STRANDS:
-                raise InputError(path, f"strand must be +, - or ., got {fields[5]!r}", line=line_no, field="strand")
-            sig = _float(path, fields[6], line_no, "signalValue")
-            _float(path, fields[7], line_no, "pValue")
-            q = _float(path, fields[8], line_no, "qValue")
-            offset = _int(path, fields[9], line_no, "peak")
-            if offset < -1 or offset >= e - s:
-                raise InputError(
-                    path, f"summit offset {offset} is outside the peak (0..{e - s - 1}, or -1 for none)",
-                    line=line_no, field="peak",
-                )
-            chrom.append(c)
-            start.append(s)
-            end.append(e)
-            name.append(fields[3])
-            strand.append(fields[5])
-            summit.append(s + offset if offset >= 0 else (s + e) // 2)
-            signal.append(sig)
-            qvalue.append(q)
-            lines.append(line_no)
-    return _peaks(path, chrom, start, end, name, strand, summit, signal, qvalue, lines)
+            if len(fields) not in widths:
+                raise InputError(path, f"expected {expected}, got {len(fields)}", line=line_no)
+            start = _int(path, fields[1], line_no, "start")
+            end = _int(path, fields[2], line_no, "end")
+            _check_interval(path, fields[0], start, end, line_no)
+            yield line_no, fields, start, end
+
+
+class _PeakColumns:
+    """The parsed peaks, a list per column, until :meth:`peaks` makes them :class:`Peaks`."""
+
+    NAMES = ("chrom", "start", "end", "name", "strand", "summit", "signal", "qvalue", "line")
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list] = {name: [] for name in self.NAMES}
+
+    def add(self, **row) -> None:
+        for name in self.NAMES:
+            self.columns[name].append(row[name])
+
+    def peaks(self, path: PathLike) -> Peaks:
+        c = self.columns
+        if not c["chrom"]:
+            raise InputError(path, "no peaks: the file has no data lines")
+        intervals = Intervals(np.array(c["chrom"], dtype=object), np.array(c["start"]), np.array(c["end"]),
+                              np.array(c["strand"]), np.array(c["name"], dtype=object))  # fmt: skip
+        return Peaks(intervals, np.array(c["summit"], dtype=np.int64), np.array(c["signal"], dtype=float),
+                     np.array(c["qvalue"], dtype=float), np.array(c["line"], dtype=np.int64), str(path))  # fmt: skip
+
+
+def read_narrowpeak(path: PathLike) -> Peaks:
+    """Parse a (gzipped) narrowPeak file strictly; errors name the file, line and column."""
+    peaks = _PeakColumns()
+    for line_no, fields, s, e in _rows(path, range(10, 11), "10 tab-separated narrowPeak columns"):
+        if _int(path, fields[4], line_no, "score") < 0:
+            raise InputError(path, f"negative score {fields[4]}", line=line_no, field="score")
+        if fields[5] not in STRANDS:
+            raise InputError(path, f"strand must be +, - or ., got {fields[5]!r}", line=line_no, field="strand")
+        signal = _float(path, fields[6], line_no, "signalValue")
+        _float(path, fields[7], line_no, "pValue")
+        qvalue = _float(path, fields[8], line_no, "qValue")
+        offset = _int(path, fields[9], line_no, "peak")
+        if offset < -1 or offset >= e - s:
+            raise InputError(path, f"summit offset {offset} is outside the peak (0..{e - s - 1}, or -1 for none)",
+                             line=line_no, field="peak")  # fmt: skip
+        summit = s + offset if offset >= 0 else (s + e) // 2
+        peaks.add(chrom=fields[0], start=s, end=e, name=fields[3], strand=fields[5], summit=summit, signal=signal,
+                  qvalue=qvalue, line=line_no)  # fmt: skip
+    return peaks.peaks(path)
 
 
 def read_bed_peaks(path: PathLike) -> Peaks:
     """Parse a BED3+ file as peaks: summit = midpoint, signal = score column where numeric."""
-    chrom, start, end, name, strand, summit, signal, qvalue, lines = ([] for _ in range(9))
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if _skip(line):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) < 3:
-                raise InputError(path, f"expected at least 3 tab-separated BED columns, got {len(fields)}", line=line_no)
-            c = fields[0]
-            s = _int(path, fields[1], line_no, "start")
-            e = _int(path, fields[2], line_no, "end")
-            _check_interval(path, c, s, e, line_no)
-            st = fields[5] if len(fields) > 5 and fields[5] else "."
-            if st not in STRANDS:
-                raise InputError(path, f"strand must be +, - or ., got {st!r}", line=line_no, field="strand")
-            score = fields[4] if len(fields) > 4 else ""
-            try:
-                sig = float(score) if score else 0.0
-            except ValueError:
-                raise InputError(path, f"not a number: {score!r}", line=line_no, field="score") from None
-            chrom.append(c)
-            start.append(s)
-            end.append(e)
-            name.append(fields[3] if len(fields) > 3 else "")
-            strand.append(st)
-            summit.append((s + e) // 2)
-            signal.append(sig)
-            qvalue.append(-1.0)
-            lines.append(line_no)
-    return _peaks(path, chrom, start, end, name, strand, summit, signal, qvalue, lines)
-
-
-def _peaks(path, chrom, start, end, name, strand, summit, signal, qvalue, lines) -> Peaks:
-    if not chrom:
-        raise InputError(path, "no peaks: the file has no data lines")
-    intervals = Intervals(np.array(chrom, dtype=object), np.array(start), np.array(end), np.array(strand),
-                          np.array(name, dtype=object))
-    return Peaks(intervals, np.array(summit, dtype=np.int64), np.array(signal, dtype=float),
-                 np.array(qvalue, dtype=float), np.array(lines, dtype=np.int64), str(path))
+    peaks = _PeakColumns()
+    for line_no, fields, s, e in _rows(path, range(3, sys.maxsize), "at least 3 tab-separated BED columns"):
+        strand = fields[5] if len(fields) > 5 and fields[5] else "."
+        if strand not in STRANDS:
+            raise InputError(path, f"strand must be +, - or ., got {strand!r}", line=line_no, field="strand")
+        score = fields[4] if len(fields) > 4 else ""
+        try:
+            signal = float(score) if score else 0.0
+        except ValueError:
+            raise InputError(path, f"not a number: {score!r}", line=line_no, field="score") from None
+        peaks.add(chrom=fields[0], start=s, end=e, name=fields[3] if len(fields) > 3 else "", strand=strand,
+                  summit=(s + e) // 2, signal=signal, qvalue=-1.0, line=line_no)  # fmt: skip
+    return peaks.peaks(path)
 
 
 def read_peaks(path: PathLike, fmt: str = "narrowPeak") -> Peaks:

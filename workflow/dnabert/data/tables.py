@@ -11,7 +11,7 @@ Sequences must be ACGTN (any case; upper-cased). Errors name file, line and fiel
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,25 +99,34 @@ def table_labels(tables: Sequence[LabelledSequences]) -> None:
     check_labels(first, len(tables))
 
 
-def read_gue_csv(path: PathLike) -> LabelledSequences:
-    """A GUE / DNABERT-2 CSV with header ``sequence,label``."""
+_SEPARATORS = {",": (",", "comma"), "\t": ("<TAB>", "tab")}  # as the header shows it, its name
+
+
+def _read_two_columns(path: PathLike, sep: str, to_sequence: Callable[[str, int], str]) -> LabelledSequences:
+    """Rows ``sequence<sep>label`` under that header; ``to_sequence(text, line)`` checks and converts a sequence."""
+    shown, sep_name = _SEPARATORS[sep]
     sequences, labels, names, lines = [], [], [], []
     with open_text(path) as handle:
         header = handle.readline().rstrip("\r\n")
-        if header.split(",") != ["sequence", "label"]:
-            raise InputError(path, f"expected the header 'sequence,label', got {header[:60]!r}", line=1)
+        if header.split(sep) != ["sequence", "label"]:
+            raise InputError(path, f"expected the header 'sequence{shown}label', got {header[:60]!r}", line=1)
         for line_no, line in enumerate(handle, 2):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
-            fields = line.split(",")
+            fields = line.split(sep)
             if len(fields) != 2:
-                raise InputError(path, f"expected 2 comma-separated columns, got {len(fields)}", line=line_no)
-            sequences.append(_sequence(path, fields[0].strip(), line_no))
+                raise InputError(path, f"expected 2 {sep_name}-separated columns, got {len(fields)}", line=line_no)
+            sequences.append(to_sequence(fields[0], line_no))
             labels.append(_label(path, fields[1].strip(), line_no))
             names.append(f"{Path(path).name}:{line_no}")
             lines.append(line_no)
     return _finish(path, sequences, labels, names, lines)
+
+
+def read_gue_csv(path: PathLike) -> LabelledSequences:
+    """A GUE / DNABERT-2 CSV with header ``sequence,label``."""
+    return _read_two_columns(path, ",", lambda text, line: _sequence(path, text.strip(), line))
 
 
 def kmers_to_sequence(kmers: list[str], path: PathLike = "", line: int | None = None) -> str:
@@ -136,26 +145,14 @@ def kmers_to_sequence(kmers: list[str], path: PathLike = "", line: int | None = 
 
 def read_dnabert_tsv(path: PathLike) -> LabelledSequences:
     """A DNABERT fine-tuning TSV: header, then space-separated k-mers, a tab, and a label."""
-    sequences, labels, names, lines = [], [], [], []
-    with open_text(path) as handle:
-        header = handle.readline().rstrip("\r\n")
-        if header.split("\t") != ["sequence", "label"]:
-            raise InputError(path, f"expected the header 'sequence<TAB>label', got {header[:60]!r}", line=1)
-        for line_no, line in enumerate(handle, 2):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != 2:
-                raise InputError(path, f"expected 2 tab-separated columns, got {len(fields)}", line=line_no)
-            kmers = fields[0].split()
-            for kmer in kmers:
-                _sequence(path, kmer, line_no)
-            sequences.append(kmers_to_sequence([k.upper() for k in kmers], path, line_no))
-            labels.append(_label(path, fields[1].strip(), line_no))
-            names.append(f"{Path(path).name}:{line_no}")
-            lines.append(line_no)
-    return _finish(path, sequences, labels, names, lines)
+
+    def to_sequence(text: str, line: int) -> str:
+        kmers = text.split()
+        for kmer in kmers:
+            _sequence(path, kmer, line)
+        return kmers_to_sequence([kmer.upper() for kmer in kmers], path, line)
+
+    return _read_two_columns(path, "\t", to_sequence)
 
 
 def read_fasta_table(path: PathLike, label: int) -> LabelledSequences:
