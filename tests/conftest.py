@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -32,6 +33,38 @@ def shared_file(relative: str) -> Path:
             pytest.fail(f"{message}; CI=true, so this fails instead of skipping", pytrace=False)
         pytest.skip(message)
     return path
+
+
+def bench_module(name: str):
+    """The benchmark script ``bench/<name>.py`` as a module, for tests that reuse its steps."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one torch thread (and do not stall on a loaded machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_classifier(k: int, **config):
+    """A seeded 2-layer x 32 k-mer BERT classifier (2 classes) in eval mode; ``config`` overrides BertConfig."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from dnabert.lm import kmer
+
+    settings = dict(vocab_size=kmer.vocab_size(k), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    intermediate_size=64, max_position_embeddings=512, num_labels=2)  # fmt: skip
+    torch.manual_seed(0)
+    return BertForSequenceClassification(BertConfig(**{**settings, **config})).eval()
 
 
 class LocalHTTPHandler(http.server.SimpleHTTPRequestHandler):

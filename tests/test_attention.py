@@ -7,8 +7,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
+from conftest import tiny_classifier
 from dnabert.lm import kmer
 from dnabert.interpret.attention import attention_scores, head_attention, plot_heatmap, plot_profile
 from dnabert.interpret.attribution import integrated_gradients
@@ -16,24 +17,12 @@ from dnabert.interpret.scores import BaseScores, ScoredSet, agreement, spread_km
 from dnabert.io import InputError
 
 K = 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and do not stall on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def model() -> BertForSequenceClassification:
-    config = BertConfig(vocab_size=kmer.vocab_size(K), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=512, num_labels=2,
-                        attn_implementation="sdpa")  # fmt: skip
-    torch.manual_seed(0)
-    return BertForSequenceClassification(config).eval()
+    return tiny_classifier(K, attn_implementation="sdpa")
 
 
 def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
+from conftest import tiny_classifier
 from dnabert.interpret.attribution import (
     Attributions,
     baseline_sequences,
@@ -18,22 +19,12 @@ from dnabert.interpret.scores import spread_kmer_scores
 from dnabert.lm import kmer
 
 K = 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def model() -> BertForSequenceClassification:
-    config = BertConfig(vocab_size=kmer.vocab_size(K), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=512, num_labels=2)  # fmt: skip
-    torch.manual_seed(0)
-    return BertForSequenceClassification(config).eval()
+    return tiny_classifier(K)
 
 
 def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:

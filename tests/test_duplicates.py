@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from conftest import REPO
+from conftest import bench_module
 from dnabert.data.duplicates import count_duplicates, dedup_mask, resolve_policy
 from dnabert.data.datasets import build_dataset
 from dnabert.data.qc import dataset_qc
@@ -52,16 +51,9 @@ def test_auto_keeps_given_test_sets_whole_and_chromosome_splits_as_before():
         resolve_policy("some", given_splits=True)
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("gue_duplicates", REPO / "bench" / "gue_duplicates.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_gue_like_test_file_keeps_every_row(tmp_path):
     """prom_core_tata-like: 613 test rows with 2 repeats stay 613 by default; dedup: all gives the old 611."""
-    bench = _bench()
+    bench = bench_module("gue_duplicates")
     folder = bench.write_gue_folder(tmp_path)
     kept, report = bench.build(folder, "auto", tmp_path / "datasets")
     assert kept == {"train": 4895, "dev": 613, "test": 613}

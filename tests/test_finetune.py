@@ -350,19 +350,13 @@ NFE2 = "tf/nfe2_gm12878/wgEncodeSydhTfbsGm12878Nfe2hStdAlnRep0"
 
 
 def nfe2_task(out: Path) -> dict[str, Path]:
-    """The NFE2 peaks and GC-matched negatives as a `table` task: the .tr files split 85/15 into
-    train/dev at random, the .test files kept as test (dnabert.data.datasets, as the workflow builds it)."""
-    from conftest import shared_file
-    from dnabert.data.datasets import build_dataset
+    """The NFE2 peaks and GC-matched negatives as a `table` task, built by bench/bench_nfe2.py's own
+    step: the .tr files split 85/15 into train/dev at random, the .test files kept as test."""
+    from conftest import bench_module, shared_file
 
-    files = [shared_file(f"{NFE2}{suffix}") for suffix in (".tr.fa", ".neg.tr.fa", ".test.fa", ".neg.test.fa")]
-    specs = [{"path": str(files[0]), "label": 1}, {"path": str(files[1]), "label": 0},
-             {"path": str(files[2]), "label": 1, "split": "test"}, {"path": str(files[3]), "label": 0, "split": "test"}]
-    cfg = {"type": "table", "files": specs, "random_split": {"dev": 0.15, "test": 0.0}}
-    outputs = {split: out / f"{split}.tsv.gz" for split in ("train", "dev", "test")}
-    build_dataset("nfe2_gm12878", cfg, {f"table_{i}": str(f) for i, f in enumerate(files)},
-                  {"dev": [], "test": [], "seed": 1}, outputs)  # fmt: skip
-    return outputs
+    for suffix in (".tr.fa", ".neg.tr.fa", ".test.fa", ".neg.test.fa"):
+        shared_file(f"{NFE2}{suffix}")  # skip (or fail in CI) when absent
+    return bench_module("bench_nfe2").build(out)
 
 
 @pytest.mark.realdata
