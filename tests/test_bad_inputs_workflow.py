@@ -18,6 +18,7 @@ import copy
 import hashlib
 import http.server
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -510,7 +511,8 @@ def test_a_bad_newest_checkpoint_is_skipped_for_the_older_one(tmp_path, caplog, 
     with caplog.at_level("WARNING"):
         found = find_resumable(directory, "fp")
     assert found is not None and found.step == 1
-    assert [r.getMessage() for r in caplog.records] == [SKIPPED.format(f=newest / name, why=why.format(d=newest))]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [SKIPPED.format(f=newest / name, why=why.format(d=newest))]
     assert sorted(p.name for p in directory.iterdir()) == ["step_00000001"]  # the bad one removed, nothing else
 
 

@@ -55,26 +55,24 @@ def add_command(commands, name: str, summary: str, description: str, example: st
     return parser
 
 
-def positive(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
+def _at_least(minimum: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    return _at_least(1, text)
 
 
 def non_negative(text: str) -> int:
     """An argparse type: an integer of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+    return _at_least(0, text)
 
 
 def heads(text: str) -> tuple[int, ...]:

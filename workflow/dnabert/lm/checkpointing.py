@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file, save_model
 from torch import nn
 
-from dnabert.io import InputError, PathLike
+from dnabert.io import InputError, PathLike, atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +103,13 @@ def write_checkpoint(
     """
     directory.mkdir(parents=True, exist_ok=True)
     final = step_directory(directory, step)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=directory))
-    try:
+    with atomic_dir(final) as tmp:
         for name, module in (modules or {}).items():
             save_model(module, str(tmp / f"{name}.safetensors"))
         for name, values in (tensors or {}).items():
             save_file({key: value.contiguous() for key, value in values.items()}, str(tmp / f"{name}.safetensors"))
         torch.save(dict(training or {}), tmp / TRAINING_FILE)
         (tmp / STATE_FILE).write_text(json.dumps({**state, "step": step}, indent=1) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     for _, old in list_checkpoints(directory)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     log.info("checkpoint: %s", final)

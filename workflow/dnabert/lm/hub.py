@@ -28,12 +28,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dnabert.io import InputError, PathLike, write_json
+from dnabert.io import InputError, PathLike, atomic_dir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -173,22 +172,13 @@ def fetch_model(reference: str, out_dir: PathLike) -> dict[str, Any]:
         raise InputError(str(reference), "not a Hugging Face Hub id (org/name[@revision])")
     source = snapshot(parsed)
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         for path in sorted(source.iterdir()):
             if path.is_file():
                 _copy_into(path, tmp / path.name)
         record = {"reference": reference, "repo_id": parsed.repo_id, "revision": parsed.revision,
                   "commit": source.name, "snapshot": str(source), "sha256": checksums(tmp)}  # fmt: skip
         write_json(tmp / "provenance.json", record)
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     for name, digest in record["sha256"].items():
         log.info("%s %s: sha256 %s", parsed, name, digest)
     return record

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import torch
 from torch import nn
 from transformers import BertForSequenceClassification
 
-from dnabert.io import InputError, PathLike
+from dnabert.io import InputError, PathLike, atomic_dir
 from dnabert.lm.finetune.settings import FinetuneSettings, LoraSettings
 from dnabert.lm.models import bert_config, count_parameters, load_pretrained
 
@@ -112,20 +109,9 @@ def is_lora(model: nn.Module) -> bool:
 def export_lora(model: nn.Module, adapter_dir: Path | None) -> BertForSequenceClassification:
     """Save the adapter (atomically, if ``adapter_dir``), then merge it: the plain classifier with merged weights."""
     if adapter_dir is not None:
-        adapter_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{adapter_dir.name}.", dir=adapter_dir.parent))
-        try:
+        with atomic_dir(adapter_dir) as tmp:
             model.save_pretrained(tmp)
             (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o777 & ~umask)
-            if adapter_dir.exists():
-                shutil.rmtree(adapter_dir)
-            os.replace(tmp, adapter_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         log.info("saved the LoRA adapter to %s", adapter_dir)
     merged = model.merge_and_unload()
     merged.config.architectures = ["BertForSequenceClassification"]
