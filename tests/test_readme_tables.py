@@ -52,6 +52,45 @@ def test_missing_results_is_one_clear_line(tmp_path, capsys):
 
 
 def test_the_readme_marks_every_generated_table():
-    names = {m.group("name") for m in BLOCK.finditer((REPO / "README.md").read_text())}
-    assert names == set(TABLES), f"README.md should mark exactly these generated tables: {sorted(TABLES)}"
+    blocks = {(m.group("name"), m.group("run")) for m in BLOCK.finditer((REPO / "README.md").read_text())}
+    assert {name for name, _ in blocks} == set(TABLES), f"README.md should mark these generated tables: {sorted(TABLES)}"
+    assert {("benchmarks", None), ("recovery", None), ("benchmarks", "hg38_pieces"), ("corpus_overlap", "hg38_pieces"),
+            ("learning_curves", "hg38_pieces")} <= blocks  # fmt: skip
     assert render("no markers\n", REPO / "results") == "no markers\n"
+
+
+def test_a_tagged_block_is_rewritten_only_from_its_run(tmp_path):
+    """hg38_pieces: split sizes beside the task, published figures beside ours, corpus overlap, learning curves."""
+    results = tmp_path / "results"
+    (results / "benchmarks").mkdir(parents=True)
+    (results / "benchmarks" / "summary.tsv").write_text(
+        "task\tmodel\truns\tcollapsed\theadline\tmcc_mean\tmcc_sd\tauroc_mean\tauroc_sd\taccuracy_mean\tsource\n"
+        "enh\tdnabert\t2\t0\tmcc\t0.3000\t0.0100\t0.7000\t0.0200\t0.6500\t\n"
+        "enh\tcnn\t2\t1\tmcc\t0.1000\t0.1000\t0.6000\t0.0500\t0.5500\t\n"
+        "enh\tCNN (published)\t\t\tmcc\t\t\t\t\t0.6890\tGresova et al. 2023, Table 2\n")  # fmt: skip
+    (results / "datasets" / "enh" / "qc").mkdir(parents=True)
+    (results / "datasets" / "enh" / "qc" / "summary.json").write_text('{"rows": {"train": 1200, "dev": 50, "test": 40}}')
+    (results / "datasets" / "enh" / "qc" / "corpus_overlap.tsv").write_text(
+        "split\trows\trows_with_coordinates\tinterval_bases\toverlap_bp\trows_overlapping\n"
+        "train\t1200\t1200\t250000\t240000\t1190\ntest\t40\t40\t8000\t0\t0\n")  # fmt: skip
+    (results / "learning_curve").mkdir()
+    (results / "learning_curve" / "summary.tsv").write_text(
+        "task\tmodel\tfraction\ttrain_sequences\truns\tcollapsed\theadline\tmcc_mean\tmcc_sd\n"
+        "enh\tdnabert\t1.0\t1200\t2\t0\tmcc\t0.3000\t0.0100\n"
+        "enh\tdnabert\t0.1\t120\t2\t2\tmcc\t0.0000\t0.0000\n")  # fmt: skip
+    readme = tmp_path / "README.md"
+    text = ("<!-- results:benchmarks -->\ndemo\n<!-- /results:benchmarks -->\n"
+            "<!-- results:benchmarks@hg38_pieces -->\nold\n<!-- /results:benchmarks@hg38_pieces -->\n"
+            "<!-- results:corpus_overlap@hg38_pieces -->\n<!-- /results:corpus_overlap@hg38_pieces -->\n"
+            "<!-- results:learning_curves@hg38_pieces -->\n<!-- /results:learning_curves@hg38_pieces -->\n")  # fmt: skip
+    readme.write_text(text)
+    assert main(["--results", str(results), "--readme", str(readme), "--run", "hg38_pieces"]) == 0
+    new = readme.read_text()
+    assert "demo\n" in new and "old" not in new  # the demo's block untouched
+    assert ("| enh (1,200 / 50 / 40) | 0.300 ± 0.010 | 0.700 ± 0.020 | 0.100 ± 0.100 (1 of 2 collapsed) | "
+            "0.600 ± 0.050 (1 of 2 collapsed) | CNN (published) accuracy 0.689; ours: dnabert 0.650, cnn 0.550 |") in new
+    assert "| enh | train | 1,200 | 1,200 | 250,000 | 240,000 | 1,190 |\n| enh | test | 40 | 40 | 8,000 | 0 | 0 |" in new
+    lines = new.splitlines()
+    first = lines.index("| enh | 0.1 | 120 | 0.000 ± 0.000 (2 of 2 collapsed) |")
+    assert lines[first + 1] == "| enh | 1 | 1,200 | 0.300 ± 0.010 |"  # by fraction
+    assert main(["--results", str(results), "--readme", str(readme), "--run", "hg38_pieces", "--check"]) == 0

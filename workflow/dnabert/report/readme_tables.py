@@ -7,16 +7,22 @@ The README marks each generated table with a pair of HTML comments::
     <!-- /results:benchmarks -->
 
 ``python -m dnabert.report.readme_tables`` (``make readme-tables``) rewrites every
-marked block from the run in the current folder: ``benchmarks`` (test MCC and AUROC
-of every model per task, mean ± sd over seeds, from ``results/benchmarks/summary.tsv``)
-and ``recovery`` (the planted-motif check, from ``results/interpret/recovery.tsv``).
-``--check`` only compares and exits 1 when the README differs from the run.
+marked block from the run in the current folder (the demo): ``benchmarks`` (test MCC and
+AUROC of every model per task, mean ± sd over seeds, from ``results/benchmarks/summary.tsv``,
+with the published figures beside ours where there are any), ``recovery`` (the planted-motif
+check, from ``results/interpret/recovery.tsv``), ``corpus_overlap`` (each split's bases in the
+pretraining corpus, from ``results/datasets/*/qc/corpus_overlap.tsv``) and ``learning_curves``
+(from ``results/learning_curve/summary.tsv``). A block of another config's run is tagged with
+its name, ``<!-- results:benchmarks@hg38_pieces -->``, and rewritten only by
+``--run hg38_pieces --results <that run's results>``. ``--check`` only compares and exits 1
+when the README differs from the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +32,8 @@ from dnabert.io import InputError, PathLike, write_text_atomic
 from dnabert.metrics import format_mean_sd
 
 MODEL_ORDER = ("dnabert", "dnabert_released", "bert_scratch", "kmer_lr", "cnn")
-BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+)(?:@(?P<run>[a-z0-9_]+))? -->\n)(?P<body>.*?)"
+                   r"(<!-- /results:(?P=name)(?(run)@(?P=run)) -->)", re.S)
 
 
 def _read_tsv(path: PathLike) -> list[dict[str, str]]:
@@ -49,19 +56,51 @@ def _cell(row: Mapping[str, str] | None, metric: str) -> str:
     return f"{text} ({dead} of {row['runs']} collapsed)" if dead else text
 
 
+def _split_sizes(results: Path, task: str) -> str:
+    """``train / dev / test`` sequence counts from the dataset QC, or '' where it is absent."""
+    path = results / "datasets" / task / "qc" / "summary.json"
+    if not path.is_file():
+        return ""
+    rows = json.loads(path.read_text())["rows"]
+    return " / ".join(f"{rows[split]:,}" for split in ("train", "dev", "test"))
+
+
+def _published_cell(figures: list[Mapping[str, str]], ours: Mapping[str, Mapping[str, str]]) -> str:
+    """Each published figure, then our models' value of the same metric (means over seeds)."""
+    cells = []
+    for figure in figures:
+        metric = next(m for m in ("mcc", "accuracy") if figure.get(f"{m}_mean"))
+        mine = ", ".join(f"{model} {float(row[f'{metric}_mean']):.3f}" for model, row in ours.items()
+                         if row.get(f"{metric}_mean"))  # fmt: skip
+        cells.append(f"{figure['model']} {metric} {float(figure[f'{metric}_mean']):.3f}; ours: {mine}")
+    return "; ".join(cells) or "–"
+
+
 def benchmarks_table(results: Path) -> str:
-    """Markdown: one row per task, test MCC and AUROC of every model (mean ± sd over seeds)."""
-    rows = _read_tsv(results / "benchmarks" / "summary.tsv")
+    """Markdown: one row per task, test MCC and AUROC of every model (mean ± sd over seeds).
+
+    The task's split sizes follow its name where the dataset QC is there; with published
+    figures (rows with a ``source``) a last column puts each beside ours on the same metric.
+    """
+    every = _read_tsv(results / "benchmarks" / "summary.tsv")
+    rows = [row for row in every if not row.get("source")]
+    published = [row for row in every if row.get("source")]
     models = sorted({row["model"] for row in rows}, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     lookup = {(row["task"], row["model"]): row for row in rows}
     head = ["task", *(f"{model} {metric}" for model in models for metric in ("MCC", "AUROC"))]
+    if published:
+        head.append("published (full test set)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for task in tasks:
-        cells = [task]
+        sizes = _split_sizes(results, task)
+        cells = [f"{task} ({sizes})" if sizes else task]
         for model in models:
             row = lookup.get((task, model))
             cells += [_cell(row, "mcc"), _cell(row, "auroc")]
+        if published:
+            ours = {model: lookup[(task, model)] for model in models if (task, model) in lookup}
+            cells.append(_published_cell([row for row in published if row["task"] == task], ours))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -85,16 +124,49 @@ def recovery_table(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES: dict[str, Callable[[Path], str]] = {"benchmarks": benchmarks_table, "recovery": recovery_table}
+def corpus_overlap_table(results: Path) -> str:
+    """Markdown: per task with coordinates and split, its bases inside the pretraining corpus pieces."""
+    lines = ["| task | split | rows | with coordinates | bases | bases in corpus pieces | rows overlapping |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for path in sorted((results / "datasets").glob("*/qc/corpus_overlap.tsv")):
+        task = path.parent.parent.name
+        for row in _read_tsv(path):
+            if int(row["rows_with_coordinates"]) == 0:
+                continue
+            numbers = (f"{int(row[key]):,}" for key in ("rows", "rows_with_coordinates", "interval_bases", "overlap_bp",
+                                                        "rows_overlapping"))  # fmt: skip
+            lines.append("| " + " | ".join([task, row["split"], *numbers]) + " |")
+    return "\n".join(lines) + "\n"
 
 
-def render(readme: str, results: Path, names: Sequence[str] | None = None) -> str:
-    """``readme`` with every marked block (or only ``names``) rewritten from ``results``."""
+def learning_curves_table(results: Path) -> str:
+    """Markdown: test MCC per task, training fraction and model (mean ± sd over seeds)."""
+    rows = _read_tsv(results / "learning_curve" / "summary.tsv")
+    models = sorted({row["model"] for row in rows}, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
+    points = list(dict.fromkeys((row["task"], row["fraction"], row["train_sequences"]) for row in rows))
+    points.sort(key=lambda point: (point[0], float(point[1])))
+    lookup = {(row["task"], row["fraction"], row["model"]): row for row in rows}
+    head = ["task", "fraction", "training sequences", *(f"{model} MCC" for model in models)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task, fraction, sequences in points:
+        cells = [task, f"{float(fraction):g}", f"{int(sequences):,}"]
+        cells += [_cell(lookup.get((task, fraction, model)), "mcc") for model in models]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES: dict[str, Callable[[Path], str]] = {"benchmarks": benchmarks_table, "recovery": recovery_table,
+                                            "corpus_overlap": corpus_overlap_table,
+                                            "learning_curves": learning_curves_table}  # fmt: skip
+
+
+def render(readme: str, results: Path, names: Sequence[str] | None = None, run: str | None = None) -> str:
+    """``readme`` with every marked block of ``run`` (untagged: the demo), or only ``names``, rewritten from ``results``."""
     def replace(match: re.Match) -> str:
         name = match.group("name")
-        if name not in TABLES or (names and name not in names):
+        if name not in TABLES or (names and name not in names) or match.group("run") != run:
             return match.group(0)
-        return match.group(1) + TABLES[name](results) + match.group(4)
+        return match.group(1) + TABLES[name](results) + match.group(5)
 
     return BLOCK.sub(replace, readme)
 
@@ -103,11 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dnabert.report.readme_tables", description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=Path("results"), help="a finished run's results folder")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--run", help="rewrite the blocks tagged @RUN (another config's run) instead of the demo's")
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 if the README differs")
     args = parser.parse_args(argv)
     old = args.readme.read_text()
     try:
-        new = render(old, args.results)
+        new = render(old, args.results, run=args.run)
     except InputError as err:
         print(f"readme_tables: {err}", file=sys.stderr)
         return 2
