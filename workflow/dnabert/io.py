@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -148,6 +149,15 @@ class TextLines(_Reader):
 def open_text(path: PathLike) -> TextLines:
     """Open a plain or (b)gzipped ASCII text file for reading lines (errors name file and line)."""
     return TextLines(path)
+
+
+def bed_lines(path: PathLike) -> Iterator[tuple[int, str]]:
+    """The data lines of a (gzipped) BED-like file as ``(line number, line without its end)``;
+    blank, ``#``, ``track`` and ``browser`` lines are skipped."""
+    with open_text(path) as handle:
+        for line_no, line in enumerate(handle, 1):
+            if line.strip() and not line.startswith(("#", "track", "browser")):
+                yield line_no, line.rstrip("\r\n")
 
 
 def open_binary(path: PathLike) -> BinaryLines:
@@ -323,6 +333,15 @@ def write_text_atomic(path: PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_write(path) as handle:
         handle.write(text)
+
+
+def file_digest(path: PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (any :mod:`hashlib` algorithm), read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_json(path: PathLike) -> dict[str, Any]:

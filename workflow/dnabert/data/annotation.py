@@ -22,7 +22,7 @@ import numpy as np
 
 from dnabert.data.intervals import GenomeSequence, Intervals, check_chromosome_ends
 from dnabert.sequence import one_hot, upper
-from dnabert.io import InputError, PathLike, open_text
+from dnabert.io import InputError, PathLike, bed_lines, open_text
 
 log = logging.getLogger(__name__)
 
@@ -198,32 +198,28 @@ def tss_from_bed(path: PathLike) -> Sites:
     else the 5' end of the interval.
     """
     chrom, pos, strand, name, lines = [], [], [], [], []
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            line = line.rstrip("\r\n")
-            fields = line.split("\t") if "\t" in line else line.split()
-            if len(fields) < 6:
-                raise InputError(path, f"a TSS BED needs 6 columns (with strand), got {len(fields)}", line=line_no)
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                raise InputError(path, "not an integer", line=line_no, field="start/end") from None
-            if start < 0 or end <= start:
-                raise InputError(path, f"bad interval {start}-{end}", line=line_no, field="end")
-            if fields[5] not in ("+", "-"):
-                raise InputError(path, f"strand must be + or -, got {fields[5]!r}", line=line_no, field="strand")
-            tss = start if fields[5] == "+" else end - 1
-            if len(fields) >= 8 and fields[6].isdigit() and fields[7].isdigit():
-                thick_start, thick_end = int(fields[6]), int(fields[7])
-                if start <= thick_start < thick_end <= end and (thick_start, thick_end) != (start, end):
-                    tss = thick_start if fields[5] == "+" else thick_end - 1
-            chrom.append(fields[0])
-            pos.append(tss)
-            strand.append(fields[5])
-            name.append(fields[3] or f"{fields[0]}:{tss}")
-            lines.append(line_no)
+    for line_no, line in bed_lines(path):
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 6:
+            raise InputError(path, f"a TSS BED needs 6 columns (with strand), got {len(fields)}", line=line_no)
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise InputError(path, "not an integer", line=line_no, field="start/end") from None
+        if start < 0 or end <= start:
+            raise InputError(path, f"bad interval {start}-{end}", line=line_no, field="end")
+        if fields[5] not in ("+", "-"):
+            raise InputError(path, f"strand must be + or -, got {fields[5]!r}", line=line_no, field="strand")
+        tss = start if fields[5] == "+" else end - 1
+        if len(fields) >= 8 and fields[6].isdigit() and fields[7].isdigit():
+            thick_start, thick_end = int(fields[6]), int(fields[7])
+            if start <= thick_start < thick_end <= end and (thick_start, thick_end) != (start, end):
+                tss = thick_start if fields[5] == "+" else thick_end - 1
+        chrom.append(fields[0])
+        pos.append(tss)
+        strand.append(fields[5])
+        name.append(fields[3] or f"{fields[0]}:{tss}")
+        lines.append(line_no)
     if not chrom:
         raise InputError(path, "no TSSs: the file has no data lines")
     return unique_sites(_sites(chrom, pos, strand, name, lines))

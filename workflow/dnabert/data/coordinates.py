@@ -23,7 +23,7 @@ import numpy as np
 from dnabert.config.coordinates import coordinate_format as infer_format  # noqa: F401 (used by tasks)
 from dnabert.data.intervals import Intervals
 from dnabert.data.tables import check_labels
-from dnabert.io import InputError, PathLike, open_text
+from dnabert.io import InputError, PathLike, bed_lines, open_text
 
 FORMATS = ("csv", "bed")
 CSV_HEADER = ["id", "region", "start", "end", "strand"]
@@ -103,24 +103,21 @@ def read_benchmark_csv(path: PathLike, class_name: str) -> Regions:
 def read_labelled_bed(path: PathLike, class_name: str | None = None) -> Regions:
     """A BED3-BED6 file whose last column is the label, or, with ``class_name``, whose rows all have that class."""
     rows = []
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            bed = fields if class_name is not None else fields[:-1]
-            if not 3 <= len(bed) <= 6:
-                need = "3 to 6 BED columns" + ("" if class_name is not None else " and a label column")
-                raise InputError(path, f"expected {need} (tab-separated), got {len(fields)} columns", line=line_no)
-            if not bed[0]:
-                raise InputError(path, "empty chromosome name", line=line_no, field="chrom")
-            start, end = _coordinates(path, bed[1:3], line_no, ("start", "end"))
-            strand = _strand(path, bed[5] if len(bed) == 6 else "", line_no)
-            label = class_name if class_name is not None else fields[-1].strip()
-            if not label:
-                raise InputError(path, "empty label", line=line_no, field="label")
-            name = bed[3] if len(bed) > 3 and bed[3] not in ("", ".") else f"{bed[0]}:{start}-{end}"
-            rows.append((bed[0], start, end, strand, label, name, line_no))
+    for line_no, line in bed_lines(path):
+        fields = line.split("\t")
+        bed = fields if class_name is not None else fields[:-1]
+        if not 3 <= len(bed) <= 6:
+            need = "3 to 6 BED columns" + ("" if class_name is not None else " and a label column")
+            raise InputError(path, f"expected {need} (tab-separated), got {len(fields)} columns", line=line_no)
+        if not bed[0]:
+            raise InputError(path, "empty chromosome name", line=line_no, field="chrom")
+        start, end = _coordinates(path, bed[1:3], line_no, ("start", "end"))
+        strand = _strand(path, bed[5] if len(bed) == 6 else "", line_no)
+        label = class_name if class_name is not None else fields[-1].strip()
+        if not label:
+            raise InputError(path, "empty label", line=line_no, field="label")
+        name = bed[3] if len(bed) > 3 and bed[3] not in ("", ".") else f"{bed[0]}:{start}-{end}"
+        rows.append((bed[0], start, end, strand, label, name, line_no))
     return _regions(path, rows, "intervals")
 
 

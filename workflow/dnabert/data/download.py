@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dnabert.io import PathLike, atomic_path, atomic_write, is_gzipped
+from dnabert.io import PathLike, atomic_path, atomic_write, file_digest, is_gzipped
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,6 @@ class Checksum:
         """The checksum of a config source mapping (``md5:`` or ``sha256:`` key), if any."""
         found = [cls(name, str(spec[name]).lower()) for name in ("sha256", "md5") if spec.get(name)]
         return found[0] if found else None
-
-
-def file_digest(path: PathLike, algorithm: str) -> str:
-    """Hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_file(path: PathLike, checksum: Checksum | None) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from dnabert.io import InputError, PathLike, atomic_write, open_binary, open_text, temp_dir_for
+from dnabert.io import InputError, PathLike, atomic_write, bed_lines, open_binary, open_text, temp_dir_for
 
 log = logging.getLogger(__name__)
 
@@ -198,23 +198,20 @@ def read_bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int]]:
 
     ``track``, ``browser`` and ``#`` lines are skipped; coordinates are 0-based half-open.
     """
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 3:
-                raise InputError(path, f"expected at least 3 tab-separated columns, got {len(fields)}", line=line_no)
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                field = "start" if not fields[1].lstrip("-").isdigit() else "end"
-                raise InputError(path, "not an integer", line=line_no, field=field) from None
-            if start < 0:
-                raise InputError(path, f"negative start {start}", line=line_no, field="start")
-            if end <= start:
-                raise InputError(path, f"end {end} is not after start {start}", line=line_no, field="end")
-            yield line_no, fields[0], start, end
+    for line_no, line in bed_lines(path):
+        fields = line.split("\t")
+        if len(fields) < 3:
+            raise InputError(path, f"expected at least 3 tab-separated columns, got {len(fields)}", line=line_no)
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            field = "start" if not fields[1].lstrip("-").isdigit() else "end"
+            raise InputError(path, "not an integer", line=line_no, field=field) from None
+        if start < 0:
+            raise InputError(path, f"negative start {start}", line=line_no, field="start")
+        if end <= start:
+            raise InputError(path, f"end {end} is not after start {start}", line=line_no, field="end")
+        yield line_no, fields[0], start, end
 
 
 def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

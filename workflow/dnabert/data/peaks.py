@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnabert.data.intervals import Intervals, centred_windows
-from dnabert.io import InputError, PathLike, open_text
+from dnabert.io import InputError, PathLike, bed_lines
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,6 @@ class Peaks:
         )
 
 
-def _skip(line: str) -> bool:
-    return not line.strip() or line.startswith(("#", "track", "browser"))
-
-
 def _int(path: PathLike, text: str, line: int, field: str) -> int:
     try:
         return int(text)
@@ -80,17 +76,14 @@ def _check_interval(path: PathLike, chrom: str, start: int, end: int, line: int)
 
 def _rows(path: PathLike, widths: range, expected: str) -> Iterator[tuple[int, list[str], int, int]]:
     """Data lines as ``(line, fields, start, end)``, with the column count and the interval checked."""
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if _skip(line):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) not in widths:
-                raise InputError(path, f"expected {expected}, got {len(fields)}", line=line_no)
-            start = _int(path, fields[1], line_no, "start")
-            end = _int(path, fields[2], line_no, "end")
-            _check_interval(path, fields[0], start, end, line_no)
-            yield line_no, fields, start, end
+    for line_no, line in bed_lines(path):
+        fields = line.split("\t")
+        if len(fields) not in widths:
+            raise InputError(path, f"expected {expected}, got {len(fields)}", line=line_no)
+        start = _int(path, fields[1], line_no, "start")
+        end = _int(path, fields[2], line_no, "end")
+        _check_interval(path, fields[0], start, end, line_no)
+        yield line_no, fields, start, end
 
 
 class _PeakColumns:

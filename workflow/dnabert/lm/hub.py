@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dnabert.io import InputError, PathLike, atomic_dir, write_json
+from dnabert.io import InputError, PathLike, atomic_dir, file_digest, write_json
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,6 @@ def resolve_model(reference: PathLike) -> Path:
 
 def checksums(directory: PathLike) -> dict[str, str]:
     """SHA-256 of the config, vocabulary and weight files present in a model directory."""
-    from dnabert.data.download import file_digest
-
     directory = Path(directory)
     names = [n for n in CHECKSUM_FILES if (directory / n).is_file()]
     names += sorted(p.name for p in directory.glob("model-*.safetensors"))

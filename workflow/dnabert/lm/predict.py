@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pysam
 
-from dnabert.io import InputError, PathLike, atomic_write, open_text
+from dnabert.io import InputError, PathLike, atomic_write, bed_lines
 from dnabert.lm.inference import load_for_inference, predict_sequences
 from dnabert.sequence import read_fasta, reverse_complement
 
@@ -72,11 +72,9 @@ def read_bed_records(bed: PathLike, genome: PathLike) -> Iterator[Record]:
     except (OSError, ValueError) as err:
         raise InputError(genome, f"cannot open the indexed genome FASTA: {err}") from None
     sizes = dict(zip(fasta.references, fasta.lengths))
-    with fasta, open_text(bed) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
+    with fasta:
+        for line_no, line in bed_lines(bed):
+            fields = line.split("\t")
             if len(fields) < 3:
                 raise InputError(bed, f"expected at least 3 tab-separated columns, got {len(fields)}", line=line_no)
             chrom = fields[0]

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dnabert.html import table, write_page
-from dnabert.io import PathLike
+from dnabert.io import PathLike, file_digest
 
 
 #: Distributions whose versions the overview lists, in this order.
@@ -64,11 +63,8 @@ def git_revision(directory: PathLike) -> dict[str, Any] | None:
 
 
 def sha256sum(path: PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a file, as ``sha256sum`` prints it."""
+    return file_digest(path, "sha256")
 
 
 def describe_source(spec: Mapping[str, Any] | None) -> tuple[str, str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from dnabert.io import PathLike
+from dnabert.io import PathLike, file_digest
 from dnabert.lm.checkpointing import find_resumable, load_weights, rng_state, set_rng_state, write_checkpoint
 from dnabert.lm.finetune.run import Training
 from dnabert.lm.finetune.settings import FinetuneSettings
@@ -77,14 +77,6 @@ class TrainState:
         return self.stopped_early or self.step >= run.total
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fingerprint(
     settings: FinetuneSettings, data: Mapping[str, PathLike], model_dir: PathLike | None, *, seed: int, k: int
 ) -> str:
@@ -92,13 +84,13 @@ def fingerprint(
     encoder = None
     if model_dir is not None and settings.init != "scratch":
         root = Path(model_dir)
-        encoder = {str(p.relative_to(root)): _file_digest(p) for p in sorted(root.rglob("*"))
+        encoder = {str(p.relative_to(root)): file_digest(p) for p in sorted(root.rglob("*"))
                    if p.is_file() and not p.name.startswith(".")}  # fmt: skip
     payload = {
         "settings": settings.fingerprint_fields(),
         "seed": seed,
         "k": k,
-        "data": {split: _file_digest(Path(path)) for split, path in sorted(data.items())},
+        "data": {split: file_digest(Path(path)) for split, path in sorted(data.items())},
         "encoder": encoder,
         "format": FORMAT,
     }
