@@ -18,7 +18,7 @@ import stat
 import tempfile
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -342,6 +342,17 @@ def file_digest(path: PathLike, algorithm: str = "sha256") -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_table_rows(path: PathLike, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """A TSV of ``rows`` under the header ``columns``, written atomically: floats with 4 decimals, blank for None."""
+    def cell(value: Any) -> str:
+        return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    with atomic_write(path) as handle:
+        handle.write("\t".join(columns) + "\n")
+        for row in rows:
+            handle.write("\t".join(cell(row.get(key)) for key in columns) + "\n")
 
 
 def read_json(path: PathLike) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dnabert.io import InputError, PathLike, atomic_path, atomic_write, open_text, read_json
+from dnabert.io import InputError, PathLike, atomic_path, open_text, read_json, write_table_rows
 from dnabert.lm.evaluation import summarise_runs
 from dnabert.metrics import SCALAR_METRICS
 
@@ -126,13 +126,8 @@ def curve_table(files: Sequence[PathLike]) -> list[dict[str, Any]]:
 
 
 def write_curve_table(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``summary.tsv`` of the learning curves (blank for undefined values), written atomically."""
-    with atomic_write(path) as handle:
-        handle.write("\t".join(CURVE_COLUMNS) + "\n")
-        for row in rows:
-            cells = [row.get(key) for key in CURVE_COLUMNS]
-            handle.write("\t".join("" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-                                   for v in cells) + "\n")  # fmt: skip
+    """``summary.tsv`` of the learning curves (blank for undefined values; 4 decimals, as the benchmark table)."""
+    write_table_rows(path, CURVE_COLUMNS, ({**row, "fraction": f"{row['fraction']:g}"} for row in rows))
 
 
 def plot_curves(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> None:

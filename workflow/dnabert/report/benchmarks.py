@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dnabert.io import InputError, PathLike, atomic_write, read_json
+from dnabert.io import InputError, PathLike, read_json, write_table_rows
 from dnabert.metrics import SCALAR_METRICS
 
 TABLE_COLUMNS = ("task", "model", "runs", "collapsed", "headline",
@@ -54,14 +54,7 @@ def benchmark_table(files: Sequence[PathLike], published: bool = True) -> list[d
 
 def write_table(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
     """The benchmark table as TSV (blank for undefined values), written atomically."""
-    with atomic_write(path) as handle:
-        handle.write("\t".join(TABLE_COLUMNS) + "\n")
-        for row in rows:
-            cells = []
-            for key in TABLE_COLUMNS:
-                value = row.get(key)
-                cells.append("" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
-            handle.write("\t".join(cells) + "\n")
+    write_table_rows(path, TABLE_COLUMNS, rows)
 
 
 def plot_table(path: PathLike, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("mcc", "auroc")) -> None:
