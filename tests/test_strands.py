@@ -9,7 +9,7 @@ from test_finetune import TINY, write_task
 
 from dnabert.config.finetune import baseline_settings, task_settings
 from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune
-from dnabert.lm.finetune.data import load_data
+from dnabert.lm.finetune.data import epoch_batches, load_data, steps_per_epoch
 from dnabert.lm.inference import both_strands, load_classifier, predict_sequences
 from dnabert.sequence import reverse_complement
 
@@ -48,3 +48,35 @@ def test_a_both_strands_model_scores_a_sequence_and_its_reverse_complement_alike
     forward, _ = predict_sequences(model, seqs, k)
     reverse, _ = predict_sequences(model, [reverse_complement(s) for s in seqs], k)
     assert np.allclose(forward, reverse, atol=1e-6)
+
+
+def test_sampled_strands_train_one_strand_of_each_sequence_per_epoch(tmp_path):
+    data = write_task(tmp_path / "d", sizes=(40, 8, 8), length=30)
+    both = load_data(data, 3, "split", both_strands=True, strand_training="double")
+    sampled = load_data(data, 3, "split", both_strands=True)  # the default
+    assert both.epoch_rows(1, 0) is None and both.rows_per_epoch == len(both.encoded["train"])
+    assert sampled.rows_per_epoch == len(sampled.encoded["train"]) // 2
+    n = sampled.splits["train"].labels.size
+    epochs = [sampled.epoch_rows(1, epoch) for epoch in range(3)]
+    for rows in epochs:
+        sequences = sampled.encoded["train"].sequence_index[rows]
+        assert rows.size == sampled.rows_per_epoch
+        assert np.array_equal(np.sort(sequences % n), np.arange(n))  # each sequence once, on one strand
+        assert 0 < (sequences >= n).sum() < n  # some forward, some reverse
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert np.array_equal(epochs[0], sampled.epoch_rows(1, 0))  # a pure function of (seed, epoch)
+    batches = epoch_batches(sampled.encoded["train"].lengths, 16, 1, 0, epochs[0])
+    assert np.array_equal(np.sort(np.concatenate(batches)), epochs[0])
+    assert len(batches) == steps_per_epoch(sampled.rows_per_epoch, 16)
+
+
+def test_sampled_strands_halve_the_steps(tmp_path):
+    data = write_task(tmp_path / "d", sizes=(64, 16, 16), length=30)
+    section = {"init": "scratch", "scratch_model": TINY, "epochs": 2, "batch_size": 16, "both_strands": True,
+               "patience": None}  # fmt: skip
+    runs = {}
+    for mode in ("double", "sample"):
+        settings = FinetuneSettings.from_config({**section, "strand_training": mode})
+        runs[mode] = finetune(settings, data, RunOutputs.under(tmp_path / mode), k=3, seed=1, device="cpu",
+                              threads=1, progress=False)  # fmt: skip
+    assert runs["sample"]["training"]["steps"] * 2 == runs["double"]["training"]["steps"]

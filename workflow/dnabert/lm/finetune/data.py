@@ -3,8 +3,10 @@
 Each epoch is a seeded permutation of the training rows cut into pools of
 ``POOL_BATCHES`` batches; a pool is sorted by length and cut into batches, and the batch
 order is shuffled (length bucketing); each batch is padded only to its longest row
-(dynamic padding, rounded up to a multiple of 8). Batch ``i`` of epoch ``e`` is a pure
-function of ``(seed, e)``, so a run resumed at optimizer step ``s`` continues with
+(dynamic padding, rounded up to a multiple of 8). With both strands, an epoch holds every
+training sequence and its reverse complement (``strand_training: double``) or one strand
+of each, drawn per sequence and epoch (``sample``: random reverse-complement augmentation
+at the cost of one strand). Batch ``i`` of epoch ``e`` is a pure function of ``(seed, e)``, so a run resumed at optimizer step ``s`` continues with
 exactly the batches an uninterrupted run would use (:func:`training_batches`). The batches
 are built ``PREFETCH`` ahead of the step in a background thread, and pinned on CUDA
 (:func:`prefetched_batches`, :mod:`dnabert.lm.loading`).
@@ -39,7 +41,8 @@ class TaskData:
 
     With both strands, ``encoded["train"]`` holds every training sequence and then its
     reverse complement (same label), and ``reverse`` the reverse-complement rows of dev
-    and test, whose predictions are averaged with the forward ones.
+    and test, whose predictions are averaged with the forward ones. ``sample_strand``: an
+    epoch trains on one strand of each sequence (:meth:`epoch_rows`), not on both.
     """
 
     splits: dict[str, Split]
@@ -47,10 +50,36 @@ class TaskData:
     n_classes: int
     train_labels: np.ndarray
     reverse: dict[str, Encoded] | None = None
+    sample_strand: bool = False
+
+    @property
+    def rows_per_epoch(self) -> int:
+        """Training rows (windows) in one epoch: half of them when one strand is sampled."""
+        rows = len(self.encoded["train"])
+        return rows // 2 if self.sample_strand else rows
+
+    def epoch_rows(self, seed: int, epoch: int) -> np.ndarray | None:
+        """The training rows of one epoch (None: all), a pure function of (seed, epoch).
+
+        With ``sample_strand`` each sequence contributes its forward or its reverse-complement
+        windows, drawn at random per sequence.
+        """
+        if not self.sample_strand:
+            return None
+        sequence = self.encoded["train"].sequence_index
+        n = self.splits["train"].labels.size
+        reverse = np.random.default_rng([seed, epoch, 1]).integers(0, 2, size=n).astype(bool)
+        return np.flatnonzero((sequence >= n) == reverse[sequence % n])
 
 
-def load_data(data: Mapping[str, PathLike], k: int, overflow: str, both_strands: bool = False) -> TaskData:
-    """Read the train/dev/test TSVs and tokenise them (long sequences split into windows, or truncated)."""
+def load_data(
+    data: Mapping[str, PathLike], k: int, overflow: str, both_strands: bool = False, strand_training: str = "sample"
+) -> TaskData:
+    """Read the train/dev/test TSVs and tokenise them (long sequences split into windows, or truncated).
+
+    ``strand_training`` (with ``both_strands``): ``double`` trains each epoch on both strands,
+    ``sample`` on one strand of each sequence drawn per epoch.
+    """
     splits, n_classes = read_task(data)
     encoded = {name: encode(split.sequences, k, overflow) for name, split in splits.items()}
     reverse = None
@@ -65,13 +94,15 @@ def load_data(data: Mapping[str, PathLike], k: int, overflow: str, both_strands:
                      int((np.bincount(enc.sequence_index) > 1).sum()), kmer.MAX_KMERS, len(enc))  # fmt: skip
     labels = splits["train"].labels
     train_labels = np.concatenate([labels, labels] if both_strands else [labels])[encoded["train"].sequence_index]
-    return TaskData(splits, encoded, n_classes, train_labels, reverse)
+    return TaskData(splits, encoded, n_classes, train_labels, reverse, both_strands and strand_training == "sample")
 
 
-def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """Length-bucketed batches of one epoch: a pure function of (seed, epoch)."""
+def epoch_batches(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, rows: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Length-bucketed batches of one epoch over ``rows`` (None: every row): a pure function of (seed, epoch)."""
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(lengths.size)
+    order = rng.permutation(lengths.size) if rows is None else rows[rng.permutation(rows.size)]
     pool = batch_size * POOL_BATCHES
     batches: list[np.ndarray] = []
     for start in range(0, order.size, pool):
@@ -114,9 +145,9 @@ def make_batch(data: TaskData, rows: np.ndarray) -> Batch:
 def training_batches(data: TaskData, batch_size: int, seed: int, start_step: int = 0) -> Iterator[Batch]:
     """The training batches from optimizer step ``start_step`` on, epoch after epoch (endless: the loop stops)."""
     lengths = data.encoded["train"].lengths
-    epoch, offset = divmod(start_step, steps_per_epoch(lengths.size, batch_size))
+    epoch, offset = divmod(start_step, steps_per_epoch(data.rows_per_epoch, batch_size))
     while True:
-        for rows in epoch_batches(lengths, batch_size, seed, epoch)[offset:]:
+        for rows in epoch_batches(lengths, batch_size, seed, epoch, data.epoch_rows(seed, epoch))[offset:]:
             yield make_batch(data, rows)
         epoch, offset = epoch + 1, 0
 

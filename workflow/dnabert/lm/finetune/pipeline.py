@@ -59,7 +59,7 @@ def finetune(
     where = setup_device(device, threads, settings.precision)
     progress = sys.stderr.isatty() if progress is None else progress
     sweep_temporaries(outputs.files())
-    task_data = load_data(data, k, settings.overflow, settings.both_strands)
+    task_data = load_data(data, k, settings.overflow, settings.both_strands, settings.strand_training)
     run = build_training(settings, task_data, where, task=task, k=k, seed=seed, model_dir=model_dir)
     saver = Checkpointer.for_run(outputs.checkpoints, fingerprint(settings, data, model_dir, seed=seed, k=k), settings)
     state = saver.resume(run) or TrainState()

@@ -99,15 +99,15 @@ def build_training(
         param_groups(model, settings.weight_decay), lr=settings.lr, betas=settings.betas, eps=settings.adam_epsilon,
         **({"fused": True} if torch_device.type == "cuda" else {"foreach": True}),
     )
-    per_epoch = steps_per_epoch(len(data.encoded["train"]), settings.batch_size)
+    per_epoch = steps_per_epoch(data.rows_per_epoch, settings.batch_size)
     total = per_epoch * settings.epochs
     if settings.max_steps is not None:
         total = min(total, settings.max_steps)
     warmup_steps = int(round(settings.warmup * total))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup_steps))
     eval_every = settings.eval_every_steps or per_epoch
-    log.info("%s seed %d: %d training rows, %d steps (%d per epoch), warm-up %d, dev every %d steps, %s on %s",
-             task, seed, len(data.encoded["train"]), total, per_epoch, warmup_steps, eval_every, precision,
+    log.info("%s seed %d: %d training rows per epoch, %d steps (%d per epoch), warm-up %d, dev every %d steps, %s on %s",
+             task, seed, data.rows_per_epoch, total, per_epoch, warmup_steps, eval_every, precision,
              torch_device)  # fmt: skip
     scaler = torch.amp.GradScaler(torch_device.type, enabled=precision == "fp16")
     return Training(settings, data, model, optimizer, scheduler, torch_device, autocast, precision, task, seed, k,

@@ -15,6 +15,8 @@ from dnabert.lm.training import PRECISIONS
 from dnabert.metrics import SCALAR_METRICS, SELECTION_METRICS
 
 INITS = ("pretrained", "released", "scratch")
+#: With both strands: train each epoch on both (``double``) or on one drawn per sequence (``sample``).
+STRAND_TRAINING = ("double", "sample")
 #: Settings that change how often a run is saved, not what it computes (left out of the checkpoint fingerprint).
 CHECKPOINT_KEYS = ("checkpoint_every_steps", "checkpoint_every_minutes", "keep_checkpoints")
 
@@ -84,6 +86,7 @@ class FinetuneSettings:
     eval_batch_size: int = 128
     precision: str = "auto"
     both_strands: bool = False
+    strand_training: str = "sample"
     checkpoint_every_steps: int | None = None
     checkpoint_every_minutes: float = 30.0
     keep_checkpoints: int = 2
@@ -111,6 +114,7 @@ class FinetuneSettings:
             "eval_batch_size": self.eval_batch_size >= 1,
             "precision": self.precision in PRECISIONS,
             "both_strands": isinstance(self.both_strands, bool),
+            "strand_training": self.strand_training in STRAND_TRAINING,
             "checkpoint_every_steps": self.checkpoint_every_steps is None or self.checkpoint_every_steps >= 1,
             "checkpoint_every_minutes": self.checkpoint_every_minutes > 0,
             "keep_checkpoints": self.keep_checkpoints >= 1,
