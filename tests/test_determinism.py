@@ -14,7 +14,7 @@ from test_finetune import TINY, write_task
 # A job that keeps both cores busy with multi-threaded matrix products until killed.
 LOAD = "import torch\ntorch.set_num_threads(2)\na = torch.randn(400, 400)\nwhile True:\n    a = (a @ a).tanh()\n"
 SETTINGS = {"init": "scratch", "scratch_model": TINY, "epochs": 2, "batch_size": 16, "eval_every_steps": 4,
-            "patience": None, "lr": 2e-3, "dropout": 0.1}  # fmt: skip
+            "patience": None, "lr": 2e-3, "dropout": 0.1, "both_strands": True}  # fmt: skip (sampled strands)
 COMPARED = ("metrics.json", "predictions.tsv", "model/model.safetensors", "model/config.json")
 
 
