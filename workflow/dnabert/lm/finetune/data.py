@@ -6,9 +6,9 @@ order is shuffled (length bucketing); each batch is padded only to its longest r
 (dynamic padding, rounded up to a multiple of 8). With both strands, an epoch holds every
 training sequence and its reverse complement (``strand_training: double``) or one strand
 of each, drawn per sequence and epoch (``sample``: random reverse-complement augmentation
-at the cost of one strand). Batch ``i`` of epoch ``e`` is a pure function of ``(seed, e)``, so a run resumed at optimizer step ``s`` continues with
-exactly the batches an uninterrupted run would use (:func:`training_batches`). The batches
-are built ``PREFETCH`` ahead of the step in a background thread, and pinned on CUDA
+at the cost of one strand). Batch ``i`` of epoch ``e`` is a pure function of ``(seed, e)``,
+so a run resumed at optimizer step ``s`` continues with exactly the batches an
+uninterrupted run would use (:func:`training_batches`). The batches are built ``PREFETCH`` ahead of the step in a background thread, and pinned on CUDA
 (:func:`prefetched_batches`, :mod:`dnabert.lm.loading`).
 """
 
