@@ -35,6 +35,19 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``), keep each file's tests on one worker, and every file that uses
+    the session's tiny DAG run (tiny_run) on one worker too.
+
+    A module- or session-scoped fixture (a Snakemake run, a SLURM cluster) is then built once, not once per worker.
+    """
+    shares_tiny_run = {item.path for item in items if {"tiny_run", "tiny_runs"} & set(item.fixturenames)}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = "tiny_run" if item.path in shares_tiny_run else item.path.name
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def bench_module(name: str):
     """The benchmark script ``bench/<name>.py`` as a module, for tests that reuse its steps."""
     spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")

@@ -1,4 +1,4 @@
-"""SLURM: the tiny DAG through profiles/slurm on a real single-node SLURM, and GPU requests.
+"""SLURM: the tiny config's genome-to-fine-tuning path through profiles/slurm on a real single-node SLURM, and GPU requests.
 
 The cluster (tests/slurm/local_slurm.py) is started once for this module: munged,
 slurmctld and slurmd on localhost, as root, stopped (jobs cancelled) afterwards
@@ -36,7 +36,9 @@ PROFILE = REPO / "profiles" / "slurm"
 TINY = REPO / "tests" / "config" / "tiny.yaml"
 PARTITION = "debug"
 GPU_TYPE = "a100"
-# Seconds the whole tiny DAG may take on SLURM before the test gives up.
+# What the SLURM run builds: one task's fine-tuned model and everything it needs.
+SLURM_TARGET = "results/finetune/ctcf/metrics.json"
+# Seconds the SLURM run may take before the test gives up.
 RUN_TIMEOUT = 1200
 # The throwaway cluster has no slurmdbd, so `sacct` answers "accounting storage is
 # disabled"; finished jobs stay in `squeue --states=all` (MinJobAge=3600) instead.
@@ -150,10 +152,15 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
-    """The tiny config's default target, every job submitted with sbatch through profiles/slurm."""
+    """One fine-tuned task of the tiny config, every job submitted with sbatch through profiles/slurm.
+
+    The path from genome to corpus, pretraining and fine-tuning (the rules a cluster is for); the rest of the
+    DAG runs in test_workflow.py, and the profile's requests for every rule are checked on a dry run below.
+    """
     workdir = tmp_path_factory.mktemp("slurm_run")
     result = snakemake(
         workdir,
+        SLURM_TARGET,
         "--workflow-profile",
         str(PROFILE),
         "--configfile",
@@ -165,13 +172,13 @@ def slurm_run(cluster, tmp_path_factory):
     return workdir, result, cluster
 
 
-def test_tiny_dag_completes_on_slurm(slurm_run):
+def test_tiny_finetuning_completes_on_slurm(slurm_run):
     workdir, result, cluster = slurm_run
     assert (
         result.returncode == 0
     ), f"snakemake on SLURM failed:\n{result.stdout[-3000:]}\n{result.stderr[-8000:]}\n{cluster.logs(15)}"
     assert "Using workflow specific profile" in result.stderr
-    again = snakemake(workdir, "-n", "--configfile", str(TINY))
+    again = snakemake(workdir, "-n", SLURM_TARGET, "--configfile", str(TINY))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -179,7 +186,7 @@ def test_tiny_dag_completes_on_slurm(slurm_run):
 def test_every_job_ran_as_a_slurm_job(slurm_run):
     """Each non-local job was submitted with sbatch and is COMPLETED in SLURM's records."""
     workdir, result, cluster = slurm_run
-    assert result.returncode == 0, "the SLURM run failed (see test_tiny_dag_completes_on_slurm)"
+    assert result.returncode == 0, "the SLURM run failed (see test_tiny_finetuning_completes_on_slurm)"
     log = result.stderr
     run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
     jobs = dry_run_jobs(log)  # a real run prints the same job blocks
