@@ -206,8 +206,8 @@ def build_corpus(directory: Path, genome_bp: int) -> Path:
 def run_tests(args: argparse.Namespace, work: Path, budget: float) -> dict[str, Any]:
     """``pytest -m gpu`` with a JUnit report: counts and the failures' names."""
     junit = work / "pytest.xml"
-    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-n", "0", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-               str(REPO / "tests")]  # fmt: skip
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-n", "0", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={junit}", str(REPO / "tests")]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=budget)
     (work / "tests.log").write_text(result.stdout + result.stderr)

@@ -35,17 +35,31 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``), keep each file's tests on one worker, and every file that uses
-    the session's tiny DAG run (tiny_run) on one worker too.
+# Files whose tests use the session's tiny DAG run (tiny_run, tiny_runs): pytest-xdist runs them on one worker.
+TINY_RUN_FILES = frozenset({"test_overwrite.py", "test_report.py", "test_workflow.py", "test_workflow_interpret.py"})
 
-    A module- or session-scoped fixture (a Snakemake run, a SLURM cluster) is then built once, not once per worker.
-    """
-    shares_tiny_run = {item.path for item in items if {"tiny_run", "tiny_runs"} & set(item.fixturenames)}
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = "tiny_run" if item.path in shares_tiny_run else item.path.name
-            item.add_marker(pytest.mark.xdist_group(group))
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the TINY_RUN_FILES as one file, so module and session fixtures (a Snakemake run,
+    a SLURM cluster) are each built once, on one worker."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class TinyRunTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "tiny_run" if Path(scope).name in TINY_RUN_FILES else scope
+
+    return TinyRunTogether(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Stop at collection when a file uses tiny_run but is not in TINY_RUN_FILES (it would build the run again)."""
+    uses = {item.path.name for item in items if {"tiny_run", "tiny_runs"} & set(item.fixturenames)}
+    if uses - TINY_RUN_FILES:
+        raise pytest.UsageError(f"tests/conftest.py: add {sorted(uses - TINY_RUN_FILES)} to TINY_RUN_FILES")
 
 
 def bench_module(name: str):
