@@ -17,7 +17,8 @@ from dnabert.lm.training import DeviceCapabilities, device_capabilities, precisi
 
 H100 = DeviceCapabilities("cuda", "NVIDIA H100 80GB HBM3", bf16=True)
 V100 = DeviceCapabilities("cuda", "Tesla V100-SXM2-32GB", bf16=False)
-CPU = DeviceCapabilities("cpu", "cpu", bf16=True)
+CPU = DeviceCapabilities("cpu", "cpu", bf16=True)  # AVX512-BF16 or AMX
+OLD_CPU = DeviceCapabilities("cpu", "cpu", bf16=False)  # bf16 emulated
 
 
 # --------------------------------------------------------------------------- precision
@@ -42,6 +43,24 @@ def test_precision_fits_the_device(device, requested, chosen, scaled):
     if device.type == "cpu":  # torch disables a CUDA scaler without CUDA
         assert precision.grad_scaler().is_enabled() == scaled
     assert precision.dtype == {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[chosen]
+
+
+@pytest.mark.parametrize(
+    ("device", "chosen"), [(CPU, "bf16"), (OLD_CPU, "fp32"), (H100, "bf16"), (V100, "fp16")]
+)
+def test_auto_for_training_uses_native_bf16_of_a_cpu_too(device, chosen):
+    """Training on a CPU with bf16 instructions autocasts to bf16; inference on a CPU stays fp32."""
+    assert select_precision("auto", device, training=True).name == chosen
+    if device.type == "cpu":
+        assert select_precision("auto", device).name == "fp32"
+
+
+def test_cpu_native_bf16_is_what_torch_reports(monkeypatch):
+    for avx512_bf16, amx in ((False, False), (True, False), (False, True)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert device_capabilities(torch.device("cpu")).bf16 == (avx512_bf16 or amx)
+        assert precision_for(torch.device("cpu"), training=True).name == ("bf16" if avx512_bf16 or amx else "fp32")
 
 
 def test_bf16_on_a_gpu_without_it_is_a_clear_error():

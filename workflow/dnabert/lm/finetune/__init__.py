@@ -34,7 +34,8 @@ then linear decay to zero, hidden dropout 0.1, gradient clipping at 1.0.
   when the run completes (:mod:`~dnabert.lm.finetune.checkpoints`).
 * Determinism: everything random (head and adapter initialisation, dropout, batch
   order) is a function of the seed; on CPU the same seed gives the same metrics,
-  interrupted and resumed or not. On CUDA the forward pass runs under bf16 autocast.
+  interrupted and resumed or not. Training steps run under bf16 autocast on CUDA and on CPUs
+  with bfloat16 instructions (`precision: auto`); dev and test predictions as `dnabert predict` does.
 
 Outputs of a run: ``metrics.json`` (test metrics of the best checkpoint, its dev
 metrics, training facts; no timings), ``predictions.tsv`` (one row per test sequence:

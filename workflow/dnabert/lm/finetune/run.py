@@ -32,16 +32,22 @@ def lr_factor(step: int, total: int, warmup_steps: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup_steps))
 
 
-def setup_device(device: str, threads: int | None, precision: str) -> tuple[torch.device, Autocast, str]:
-    """The torch device (TF32 matmuls on CUDA), its autocast context and the precision's name."""
+Where = tuple[torch.device, Autocast, str, Autocast]
+
+
+def setup_device(device: str, threads: int | None, precision: str) -> Where:
+    """The torch device (TF32 matmuls on CUDA), its training autocast, that precision's name, and the
+    autocast of dev/test predictions: the one ``dnabert predict`` uses, so both give the same probabilities
+    (on a CPU with bf16 instructions, ``auto`` trains in bf16 and predicts in fp32)."""
     if threads:
         torch.set_num_threads(threads)
     torch_device = resolve_device(device)
     if torch_device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    chosen = precision_for(torch_device, precision, field="finetune.precision")
-    return torch_device, chosen.autocast, chosen.name
+    chosen = precision_for(torch_device, precision, field="finetune.precision", training=True)
+    inference = precision_for(torch_device, precision, field="finetune.precision")
+    return torch_device, chosen.autocast, chosen.name, inference.autocast
 
 
 @dataclass
@@ -54,8 +60,8 @@ class Training:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     device: torch.device
-    autocast: Autocast
-    precision: str
+    autocast: Autocast  # training steps
+    precision: str  # of the training steps
     task: str
     seed: int
     k: int
@@ -63,6 +69,7 @@ class Training:
     total: int  # planned optimizer steps
     eval_every: int  # steps between dev evaluations
     scaler: torch.amp.GradScaler | None = None  # fp16 loss scaling (disabled for bf16 and fp32)
+    predict_autocast: Autocast | None = None  # dev/test predictions (None: as training)
 
     def epoch_of(self, step: int) -> float:
         return round(step / self.per_epoch, 3)
@@ -71,7 +78,8 @@ class Training:
         """Per-sequence class probabilities of one split, window probabilities combined."""
         reverse = self.data.reverse[split] if self.data.reverse else None
         return predict_encoded(self.model, self.data.encoded[split], self.settings.eval_batch_size, self.device,
-                               self.autocast, self.settings.aggregate, reverse=reverse)  # fmt: skip
+                               self.predict_autocast or self.autocast, self.settings.aggregate,
+                               reverse=reverse)  # fmt: skip
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """A CPU copy of what training changes (every parameter; with LoRA the adapters, pooler and head)."""
@@ -81,7 +89,7 @@ class Training:
 def build_training(
     settings: FinetuneSettings,
     data: TaskData,
-    device: tuple[torch.device, Autocast, str],
+    device: Where,
     *,
     task: str,
     k: int,
@@ -89,7 +97,7 @@ def build_training(
     model_dir: PathLike | None,
 ) -> Training:
     """Seed the dropout stream, build the classifier (and its adapters), AdamW and the warm-up/decay schedule."""
-    torch_device, autocast, precision = device
+    torch_device, autocast, precision, predict_autocast = device
     torch.manual_seed(seed)  # dropout stream
     model: nn.Module = build_classifier(settings, k, data.n_classes, seed, model_dir)
     if settings.lora is not None:
@@ -111,7 +119,7 @@ def build_training(
              torch_device)  # fmt: skip
     scaler = torch.amp.GradScaler(torch_device.type, enabled=precision == "fp16")
     return Training(settings, data, model, optimizer, scheduler, torch_device, autocast, precision, task, seed, k,
-                    per_epoch, total, eval_every, scaler)  # fmt: skip
+                    per_epoch, total, eval_every, scaler, predict_autocast)  # fmt: skip
 
 
 def format_value(value: float | None) -> str:

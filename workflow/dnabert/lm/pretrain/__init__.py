@@ -24,7 +24,7 @@ the stop and checkpoint flags), so gradients are the exact token mean whatever
 the split. The MLM head (transform + 4^k-way decoder) runs only at the masked
 positions, gathered from the encoder output. AdamW (no decay on biases and
 LayerNorm), linear warm-up then linear decay to zero, gradient clipping,
-``precision`` (auto: bf16 autocast on GPUs with bf16, loss-scaled fp16 on older ones, fp32 on CPU),
+``precision`` (auto: bf16 autocast on GPUs and CPUs with native bf16, loss-scaled fp16 on older GPUs, else fp32),
 optional ``torch.compile``. The coming steps' micro-batches are built ahead in a background thread
 (``prefetch``); ``packing`` trains on unpadded packed micro-batches (:mod:`dnabert.lm.packing`).
 

@@ -71,7 +71,7 @@ def _train(
     ctx = _join(device)
     progress = sys.stderr.isatty() if progress is None else progress
     data = load_training_data(corpus, settings, dev_chromosomes)
-    chosen = precision_for(ctx.device, settings.precision, field="pretrain.precision")
+    chosen = precision_for(ctx.device, settings.precision, field="pretrain.precision", training=True)
     autocast, precision = chosen.autocast, chosen.name
     log.info(
         "corpus %s: %d pieces for training, %d held out (%s); device %s x %d, %s, %s batches",
