@@ -289,6 +289,24 @@ def test_predict_fasta_and_bed_on_a_genome(first_run, tmp_path):
     assert not (tmp_path / "x.tsv").exists()
 
 
+def test_bf16_training_on_a_cpu_predicts_as_dnabert_predict(task, tmp_path, monkeypatch):
+    """``auto`` on a CPU with bf16 instructions trains in bf16; the run's test probabilities are
+    the fp32 ones ``dnabert predict`` gives for the exported model."""
+    import dnabert.lm.training as training
+
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)
+    out = tmp_path / "run"
+    metrics = finetune(tiny_settings(epochs=1), task, RunOutputs.under(out), k=K, seed=3, device="cpu", threads=1,
+                       progress=False)  # fmt: skip
+    assert metrics["training"]["precision"] == "bf16"
+    fasta = tmp_path / "test.fa"
+    split = read_split(task["test"])
+    fasta.write_text("".join(f">s{i}\n{seq}\n" for i, seq in enumerate(split.sequences)))
+    assert predict_file(out / "model", tmp_path / "p.tsv", fasta=fasta, device="cpu") == len(split.sequences)
+    column = lambda path: np.array([float(r["prob_1"]) for r in csv.DictReader(open(path), delimiter="\t")])  # noqa: E731
+    np.testing.assert_allclose(column(tmp_path / "p.tsv"), column(out / "predictions.tsv"), rtol=1e-5, atol=1e-6)
+
+
 def test_predict_command_line(first_run, tmp_path):
     from dnabert.cli import main
 
