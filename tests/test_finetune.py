@@ -303,8 +303,11 @@ def test_bf16_training_on_a_cpu_predicts_as_dnabert_predict(task, tmp_path, monk
     split = read_split(task["test"])
     fasta.write_text("".join(f">s{i}\n{seq}\n" for i, seq in enumerate(split.sequences)))
     assert predict_file(out / "model", tmp_path / "p.tsv", fasta=fasta, device="cpu") == len(split.sequences)
-    column = lambda path: np.array([float(r["prob_1"]) for r in csv.DictReader(open(path), delimiter="\t")])  # noqa: E731
-    np.testing.assert_allclose(column(tmp_path / "p.tsv"), column(out / "predictions.tsv"), rtol=1e-5, atol=1e-6)
+    def prob_1(path: Path) -> np.ndarray:
+        with open(path) as handle:
+            return np.array([float(r["prob_1"]) for r in csv.DictReader(handle, delimiter="\t")])
+
+    np.testing.assert_allclose(prob_1(tmp_path / "p.tsv"), prob_1(out / "predictions.tsv"), rtol=1e-5, atol=1e-6)
 
 
 def test_predict_command_line(first_run, tmp_path):
@@ -403,3 +406,20 @@ def test_nfe2_end_to_end_reports_auroc_and_mcc_for_model_and_baselines(tmp_path)
         assert metrics["auroc"] is not None and -1 <= metrics["mcc"] <= 1, name
         print(f"NFE2 {name}: AUROC {metrics['auroc']:.3f}, MCC {metrics['mcc']:.3f}")
     assert results["kmer_lr"]["auroc"] > 0.75  # a real, learnable signal (NFE2's MARE motif)
+
+
+def test_cpu_precision_bench_runs_each_task_in_fp32_then_bf16(tmp_path, capsys):
+    """bench/bench_cpu_precision.py on a tiny demo-like results folder: both precisions, one table row."""
+    from conftest import bench_module
+
+    bench = bench_module("bench_cpu_precision")
+    write_task(tmp_path / "results" / "datasets" / "ctcf", sizes=(64, 32, 32))
+    out = tmp_path / "rows.json"
+    assert bench.main(["--results", str(tmp_path / "results"), "--tasks", "ctcf", "--inits", "scratch",
+                       "--json", str(out)]) == 0  # fmt: skip
+    (row,) = json.loads(out.read_text())
+    assert (row["task"], row["init"]) == ("ctcf", "scratch")
+    assert (row["fp32_precision"], row["bf16_precision"]) == ("fp32", "bf16")
+    assert row["fp32_seconds"] > 0 and row["bf16_seconds"] > 0
+    assert abs(row["fp32_dev_loss"] - row["bf16_dev_loss"]) < 0.05  # same data, seed and recipe
+    assert "| ctcf | scratch | 0.001 |" in capsys.readouterr().out

@@ -95,7 +95,7 @@ class Precision:
 def select_precision(
     requested: str, device: DeviceCapabilities, field: str = "precision", *, training: bool = False
 ) -> Precision:
-    """The precision to train (``training``) or predict with: ``auto`` chosen for the device, explicit values checked."""
+    """The precision to train (``training``) or predict with: ``auto`` chosen for the device, explicit ones checked."""
     if requested not in PRECISIONS:
         raise InputError(None, f"must be one of {', '.join(PRECISIONS)}, got {requested!r}", field=field)
     if requested == "auto":
