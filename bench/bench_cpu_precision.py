@@ -27,14 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from dnabert.config.finetune import scratch_settings, task_settings  # noqa: E402
-from dnabert.config.validation import fill_defaults  # noqa: E402
+from dnabert.config.validation import validate_config  # noqa: E402
 from dnabert.lm.finetune import FinetuneSettings, RunOutputs, finetune  # noqa: E402
 from dnabert.lm.training import cpu_has_native_bf16  # noqa: E402
 
 
 def load_config(path: Path) -> dict:
+    """The config as the workflow sees it: validated, defaults filled in."""
     config = yaml.safe_load(path.read_text())
-    fill_defaults(config, ROOT / "config" / "schema" / "config.schema.yaml")
+    validate_config(config, ROOT / "config" / "schema" / "config.schema.yaml", [str(path)])
     return config
 
 

@@ -303,6 +303,7 @@ def test_bf16_training_on_a_cpu_predicts_as_dnabert_predict(task, tmp_path, monk
     split = read_split(task["test"])
     fasta.write_text("".join(f">s{i}\n{seq}\n" for i, seq in enumerate(split.sequences)))
     assert predict_file(out / "model", tmp_path / "p.tsv", fasta=fasta, device="cpu") == len(split.sequences)
+
     def prob_1(path: Path) -> np.ndarray:
         with open(path) as handle:
             return np.array([float(r["prob_1"]) for r in csv.DictReader(handle, delimiter="\t")])

@@ -100,7 +100,7 @@ def select_precision(
         raise InputError(None, f"must be one of {', '.join(PRECISIONS)}, got {requested!r}", field=field)
     if requested == "auto":
         if device.type != "cuda":
-            return Precision("bf16" if training and device.type == "cpu" and device.bf16 else "fp32", device.type)
+            return Precision("bf16" if training and device.bf16 else "fp32", device.type)  # bf16: a CPU's own
         return Precision("bf16" if device.bf16 else "fp16", device.type)
     if requested == "bf16" and device.type == "cuda" and not device.bf16:
         raise InputError(
