@@ -3,6 +3,7 @@ TensorBoard, DDP on CPU with gloo (one node, and two torchrun agents as on two S
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,8 @@ from dnabert.lm.corpus import CorpusSettings, build_corpus
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
 from dnabert.lm.pretrain.batches import BatchPlan, make_micro_batch
-from dnabert.lm.pretrain.objective import MaskedLMObjective
+from dnabert.lm.pretrain.distributed import Dist
+from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row
 from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
@@ -152,6 +154,31 @@ def test_packed_micro_batch_has_the_padded_masks_and_loss(corpus):
     assert mixed, "no micro-batch mixed piece lengths"
 
 
+class CopyTheInput(MaskedLMObjective):
+    """A 'model' that predicts whatever k-mer it is shown: right exactly where a masked position was left unchanged."""
+
+    def masked_logits(self, input_ids, attention_mask, positions, layout=None):
+        shown = input_ids.reshape(-1).index_select(0, positions)
+        return torch.nn.functional.one_hot(shown, kmer.vocab_size(6)).float() * 20.0
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_held_out_accuracy_is_split_by_what_the_model_was_shown(corpus, packed):
+    """Copying the input scores 0 at [MASK] and random inputs and 1 at unchanged ones (the 10 % that inflate accuracy)."""
+    store = PieceStore(corpus)
+    _, eval_ids, _ = split_pieces(store, DEV, eval_pieces=12, seed=1)
+    batches = [eval_ids[:6], eval_ids[6:]]
+    settings = replace(SETTINGS, packing=packed)
+    result = evaluate(CopyTheInput(new_model(6, SETTINGS.model, seed=3)), store, batches, settings, Dist(),
+                      contextlib.nullcontext)  # fmt: skip
+    parts = result["by_input"]
+    assert parts["mask"]["accuracy"] == 0 and parts["random"]["accuracy"] == 0 and parts["unchanged"]["accuracy"] == 1
+    assert parts["unchanged"]["loss"] < 1e-4 < 10 < parts["mask"]["loss"]
+    assert result["accuracy"] == pytest.approx(parts["unchanged"]["tokens"] / result["masked_tokens"])
+    assert 0.05 < parts["unchanged"]["tokens"] / result["masked_tokens"] < 0.15
+    assert evaluation_row(result)["eval_mask_accuracy"] == 0
+
+
 def test_prefetched_micro_batches_are_the_synchronous_ones(corpus):
     """The background thread builds exactly the batches (pieces, masks, rates) the step would build itself."""
     from dnabert.lm.loading import Prefetcher
@@ -190,7 +217,13 @@ def test_training_writes_every_output(uninterrupted):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["eval"]["pieces"] == 12 and 0 < saved["eval"]["loss"] < 20 and "chrC" in saved["eval"]["held_out"]
     assert saved["padding_fraction"] < 0.10
+    by_input = saved["eval"]["by_input"]  # the held-out figures split by what the masked positions showed
+    assert sum(part["tokens"] for part in by_input.values()) == saved["eval"]["masked_tokens"]
+    assert sum(part["tokens"] * part["loss"] for part in by_input.values()) == pytest.approx(
+        saved["eval"]["loss"] * saved["eval"]["masked_tokens"], rel=1e-6)
+    assert 0.7 < by_input["mask"]["tokens"] / saved["eval"]["masked_tokens"] < 0.9
     header, *rows = (out / "training_log.csv").read_text().splitlines()
+    assert "eval_mask_accuracy" in header.split(",")
     assert header.startswith("step,tokens,elapsed_s,lr,mask_rate,train_loss")
     assert [row.split(",")[0] for row in rows] == ["2", "4", "6", "8"]
     assert rows[-1].split(",")[4] == "0.2"  # the final mask rate in the last quarter
@@ -201,6 +234,7 @@ def test_training_writes_every_output(uninterrupted):
     scalars = read_scalars(out / "tensorboard")  # the log's numbers as TensorBoard scalars
     assert [step for step, _ in scalars["train/loss"]] == [2, 4, 6, 8]
     assert [step for step, _ in scalars["held_out/masked_accuracy"]] == [4, 8]
+    assert [step for step, _ in scalars["held_out/accuracy_at_mask_inputs"]] == [4, 8]
     logged = [float(row.split(",")[5]) for row in rows]
     assert [value for _, value in scalars["train/loss"]] == pytest.approx(logged)
     assert {"optimizer/lr", "masking/rate", "train/masked_accuracy", "speed/tokens_per_s"} <= set(scalars)

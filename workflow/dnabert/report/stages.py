@@ -141,6 +141,9 @@ def pretrain_context(metrics: Mapping[str, Any], history: Sequence[Mapping[str, 
         ("held-out masked-token cross-entropy (nats)", ev.get("loss")),
         ("uniform-guess cross-entropy, ln 4^k (nats)", ev.get("uniform_loss")),
         ("held-out masked-token accuracy", ev.get("accuracy")),
+        *[(f"held-out tokens shown {label}: count, cross-entropy, accuracy", _by_input(ev, kind))
+          for kind, label in (("mask", "[MASK] (learned from context)"), ("random", "a random k-mer"),
+                              ("unchanged", "unchanged (copying the input)"))],
         ("held-out perplexity", _round(ev.get("perplexity"), 1)),
         ("held-out masked tokens scored", ev.get("masked_tokens")),
         ("held-out pieces", ev.get("pieces")),
@@ -168,6 +171,14 @@ def pretrain_context(metrics: Mapping[str, Any], history: Sequence[Mapping[str, 
         "training": table(["training", "value"], training, numeric=(False, False)),
         "model": table(["model", "value"], sizes, numeric=(False, False)),
     }
+
+
+def _by_input(ev: Mapping[str, Any], kind: str) -> str | None:
+    """Tokens, loss and accuracy of one input kind of the held-out evaluation (None for runs before the split)."""
+    part = (ev.get("by_input") or {}).get(kind)
+    if not part:
+        return None
+    return f"{part['tokens']}, {part['loss']:.4f}, {part['accuracy']:.4f}"
 
 
 def write_pretrain_page(path: PathLike, metrics: Mapping[str, Any], history: Sequence[Mapping[str, str]] = ()) -> None:

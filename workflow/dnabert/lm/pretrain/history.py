@@ -9,13 +9,13 @@ from dnabert.lm.pretrain.checkpoints import TrainState
 
 HISTORY_FIELDS = (
     "step", "tokens", "elapsed_s", "lr", "mask_rate", "train_loss", "train_accuracy",
-    "eval_loss", "eval_accuracy", "tokens_per_s", "padding_fraction",
+    "eval_loss", "eval_accuracy", "eval_mask_accuracy", "tokens_per_s", "padding_fraction",
 )
 
 #: TensorBoard tag of each logged number (the CSV log's columns).
 BOARD_TAGS = {
     "train_loss": "train/loss", "train_accuracy": "train/masked_accuracy", "eval_loss": "held_out/loss",
-    "eval_accuracy": "held_out/masked_accuracy", "lr": "optimizer/lr", "mask_rate": "masking/rate",
+    "eval_accuracy": "held_out/masked_accuracy", "eval_mask_accuracy": "held_out/accuracy_at_mask_inputs", "lr": "optimizer/lr", "mask_rate": "masking/rate",
     "tokens_per_s": "speed/tokens_per_s", "padding_fraction": "speed/padding_fraction",
 }  # fmt: skip
 
@@ -55,6 +55,9 @@ def plot_history(path: Path, rows: list[dict], title: str, uniform_loss: float |
         ax.plot(steps, values, lw=1.2, color=PALETTE["bert"], label="training (interval mean)")
         steps, values = series(f"eval_{metric}")
         ax.plot(steps, values, "o-", ms=4, color=PALETTE["highlight"], label="held-out")
+        if metric == "accuracy":
+            steps, values = series("eval_mask_accuracy")
+            ax.plot(steps, values, "s--", ms=3, color="grey", label="held-out, at [MASK] inputs (from context)")
         if metric == "loss" and uniform_loss is not None:
             ax.axhline(uniform_loss, color="grey", ls="--", lw=1, label=r"uniform guess, $\ln 4^k$")
         ax.set_xlabel("optimizer step")

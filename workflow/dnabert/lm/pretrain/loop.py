@@ -38,7 +38,7 @@ from dnabert.lm.pretrain.checkpoints import (
 )
 from dnabert.lm.pretrain.distributed import Dist
 from dnabert.lm.pretrain.history import HISTORY_FIELDS, board_values, history_row
-from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
+from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
 from dnabert.lm.tensorboard_log import ScalarLog
 from dnabert.lm.training import Precision, param_groups, write_history
@@ -354,8 +354,10 @@ def _evaluation_row(loop: Loop, step: int) -> dict[str, Any]:
     """Held-out loss and accuracy now."""
     result = evaluate(loop.objective, loop.data.store, loop.data.held_out, loop.settings, loop.ctx,
                       loop.precision.autocast)  # fmt: skip
-    log.info("step %d: held-out loss %.4f, accuracy %.3f", step, result["loss"], result["accuracy"])
-    return {"eval_loss": round(result["loss"], 5), "eval_accuracy": round(result["accuracy"], 5)}
+    log.info("step %d: held-out loss %.4f, accuracy %.3f (at [MASK] inputs: loss %.4f, accuracy %.3f)", step,
+             result["loss"], result["accuracy"], result["by_input"]["mask"]["loss"],
+             result["by_input"]["mask"]["accuracy"])  # fmt: skip
+    return evaluation_row(result)
 
 
 def _checkpoint_due(loop: Loop, live: LoopState, result: StepResult) -> bool:

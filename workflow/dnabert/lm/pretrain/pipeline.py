@@ -20,9 +20,9 @@ from dnabert.lm.models import count_parameters, load_pretrained, new_model, save
 from dnabert.lm.pretrain.batches import TrainingData, load_training_data
 from dnabert.lm.pretrain.checkpoints import TrainState
 from dnabert.lm.pretrain.distributed import Dist, init_distributed
-from dnabert.lm.pretrain.history import HISTORY_FIELDS, history_row, plot_history, train_summary
+from dnabert.lm.pretrain.history import HISTORY_FIELDS, board_values, history_row, plot_history, train_summary
 from dnabert.lm.pretrain.loop import Autocast, train_loop
-from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate
+from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row
 from dnabert.lm.checkpointing import sweep_temporaries
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
 from dnabert.lm.packing import check_packable
@@ -89,8 +89,7 @@ def _train(
         if steps:
             state = train_loop(settings, data, objective, outputs, ctx, chosen, steps, progress, on_step, board)
         final_eval = _final_evaluation(objective, data, settings, ctx, autocast, state)
-        board.scalars({"held_out/loss": final_eval["loss"], "held_out/masked_accuracy": final_eval["accuracy"]},
-                      state.step)  # fmt: skip
+        board.scalars(board_values(evaluation_row(final_eval)), state.step)
     finally:
         board.close()
     metrics = _metrics(settings, data, objective.model, n_params, state, final_eval, ctx, precision)
@@ -139,9 +138,11 @@ def _final_evaluation(
 ) -> dict[str, float]:
     """Held-out metrics of the final model, added to the last log row (or a new one at the final step)."""
     final_eval = evaluate(objective, data.store, data.held_out, settings, ctx, autocast)
-    log.info("held-out: loss %.4f, accuracy %.4f over %d masked tokens", final_eval["loss"], final_eval["accuracy"],
-             final_eval["masked_tokens"])
-    final_row = {"eval_loss": round(final_eval["loss"], 5), "eval_accuracy": round(final_eval["accuracy"], 5)}
+    at_mask = final_eval["by_input"]["mask"]
+    log.info("held-out: loss %.4f, accuracy %.4f over %d masked tokens; at the %d shown as [MASK] (what context "
+             "taught): loss %.4f, accuracy %.4f", final_eval["loss"], final_eval["accuracy"],
+             final_eval["masked_tokens"], at_mask["tokens"], at_mask["loss"], at_mask["accuracy"])  # fmt: skip
+    final_row = evaluation_row(final_eval)
     if state.history and state.history[-1]["step"] == state.step:
         state.history[-1].update(final_row)
     else:
