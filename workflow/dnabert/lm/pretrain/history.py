@@ -15,8 +15,9 @@ HISTORY_FIELDS = (
 #: TensorBoard tag of each logged number (the CSV log's columns).
 BOARD_TAGS = {
     "train_loss": "train/loss", "train_accuracy": "train/masked_accuracy", "eval_loss": "held_out/loss",
-    "eval_accuracy": "held_out/masked_accuracy", "eval_mask_accuracy": "held_out/accuracy_at_mask_inputs", "lr": "optimizer/lr", "mask_rate": "masking/rate",
-    "tokens_per_s": "speed/tokens_per_s", "padding_fraction": "speed/padding_fraction",
+    "eval_accuracy": "held_out/masked_accuracy", "eval_mask_accuracy": "held_out/accuracy_at_mask_inputs",
+    "lr": "optimizer/lr", "mask_rate": "masking/rate", "tokens_per_s": "speed/tokens_per_s",
+    "padding_fraction": "speed/padding_fraction",
 }  # fmt: skip
 
 

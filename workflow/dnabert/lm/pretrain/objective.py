@@ -93,8 +93,8 @@ def evaluate(
     by what each masked position showed the model (``by_input``: ``[MASK]``, random k-mer, unchanged)."""
     was_training = objective.training
     objective.eval()
-    kinds = len(INPUT_KINDS)
-    loss, correct, masked = [0.0] * kinds, [0.0] * kinds, [0.0] * kinds
+    # Rows: summed loss, correct predictions, tokens; columns: INPUT_KINDS (one-hot sums: deterministic on GPUs).
+    sums = torch.zeros(3, len(INPUT_KINDS), dtype=torch.float64, device=ctx.device)
     for index in range(ctx.rank, len(batches), ctx.world):
         generator = seeded_generator(settings.seed, EVAL_STREAM, index)
         batch = make_micro_batch(store, batches[index], settings.k, settings.masking.rate, generator,
@@ -102,14 +102,11 @@ def evaluate(
         with autocast():
             logits = objective.masked_logits(batch.input_ids, batch.attention_mask, batch.positions, batch.layout)
         token_loss = F.cross_entropy(logits, batch.targets, reduction="none")
-        token_correct = (logits.argmax(-1) == batch.targets).float()
-        kind = input_kinds(batch.input_ids, batch.positions, batch.targets)
-        for code in range(kinds):
-            chosen = kind == code
-            loss[code] += float(token_loss[chosen].sum())
-            correct[code] += float(token_correct[chosen].sum())
-            masked[code] += float(chosen.sum())
-    totals = ctx.sum(loss + correct + masked)
+        token_correct = logits.argmax(-1) == batch.targets
+        kind = F.one_hot(input_kinds(batch.input_ids, batch.positions, batch.targets), len(INPUT_KINDS)).double()
+        sums += torch.stack([token_loss.double(), token_correct.double(), torch.ones_like(kind[:, 0])]) @ kind
+    totals = ctx.sum(sums.flatten().tolist())  # one all-reduce
+    kinds = len(INPUT_KINDS)
     loss, correct, masked = totals[:kinds], totals[kinds : 2 * kinds], totals[2 * kinds :]
     objective.train(was_training)
     ratio = lambda num, den: num / max(den, 1.0)  # noqa: E731
