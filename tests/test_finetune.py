@@ -27,6 +27,7 @@ from dnabert.lm.finetune import (
 from dnabert.lm.inference import Encoded, combine_windows, encode
 from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
+from dnabert.lm.training import cpu_vendor
 from dnabert.lm.predict import predict_file
 from dnabert.sequence import reverse_complement
 
@@ -154,6 +155,8 @@ def test_finetune_writes_every_output(first_run):
     for key in ("accuracy", "f1", "mcc", "auroc", "auprc", "precision", "recall", "confusion_matrix", "loss"):
         assert key in metrics["test"], key
     assert metrics["n_classes"] == 2 and metrics["training"]["steps"] == 20 and metrics["init"] == "scratch"
+    # what the config does not fix about the bits: the machine's kernels (README tables are kept per platform)
+    assert metrics["training"]["kernels"] == f"cpu {cpu_vendor()} {torch.backends.cpu.get_cpu_capability()}"
     assert metrics["best"]["step"] in (5, 10, 15, 20) and "loss" in metrics["best"]["dev"]
     with open(first_run / "predictions.tsv") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))

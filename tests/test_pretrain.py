@@ -214,6 +214,7 @@ def uninterrupted(corpus, tmp_path_factory) -> tuple[Path, dict]:
 def test_training_writes_every_output(uninterrupted):
     out, metrics = uninterrupted
     assert metrics["steps"] == 8 and metrics["tokens"] > 0 and "tokens_per_second" not in metrics
+    assert metrics["kernels"].startswith("cpu ") and metrics["precision"] in ("fp32", "bf16")
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["eval"]["pieces"] == 12 and 0 < saved["eval"]["loss"] < 20 and "chrC" in saved["eval"]["held_out"]
     assert saved["padding_fraction"] < 0.10

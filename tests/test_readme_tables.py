@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 
 import pytest
 
 from conftest import REPO
-from dnabert.report.readme_tables import BLOCK, TABLES, main, render
+from dnabert.io import InputError
+from dnabert.report.readme_tables import BLOCK, TABLES, main, render, run_platform
 
 SUMMARY = ("task\tmodel\truns\tcollapsed\theadline\tmcc_mean\tmcc_sd\tauroc_mean\tauroc_sd\n"
            "ctcf\tcnn\t3\t0\tmcc\t0.7000\t0.0100\t0.9000\t0.0050\n"
@@ -94,3 +96,41 @@ def test_a_tagged_block_is_rewritten_only_from_its_run(tmp_path):
     first = lines.index("| enh | 0.1 | 120 | 0.000 ± 0.000 (2 of 2 collapsed) |")
     assert lines[first + 1] == "| enh | 1 | 1,200 | 0.300 ± 0.010 |"  # by fraction
     assert main(["--results", str(results), "--readme", str(readme), "--run", "hg38_pieces", "--check"]) == 0
+
+
+def _fine_tuned(results, kernels, precision="fp32"):
+    """Seed metrics.json of a pretrained and a scratch fine-tuning run, as a run on ``kernels`` writes them."""
+    for folder in ("finetune/ctcf/seed1", "baselines/ctcf/bert_scratch/seed1"):
+        (results / folder).mkdir(parents=True, exist_ok=True)
+        (results / folder / "metrics.json").write_text(
+            json.dumps({"training": {"kernels": kernels, "precision": precision}}))
+
+
+def test_a_platform_tagged_block_is_rewritten_only_from_a_run_on_that_platform(results, tmp_path, capsys):
+    """Bits depend on the machine's kernels and precision: each gets its own block, added when missing."""
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:benchmarks [cpu GenuineIntel AVX512, bf16] -->\nintel\n"
+                      "<!-- /results:benchmarks [cpu GenuineIntel AVX512, bf16] -->\nend\n")  # fmt: skip
+    with pytest.raises(InputError, match="records its kernels"):
+        render(readme.read_text(), results)
+    _fine_tuned(results, "cpu AuthenticAMD AVX2")
+    assert run_platform(results) == "cpu AuthenticAMD AVX2, fp32"
+    assert main(["--results", str(results), "--readme", str(readme), "--check"]) == 1
+    assert "(a run on cpu AuthenticAMD AVX2, fp32): run make readme-tables" in capsys.readouterr().err
+    assert main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("<!-- results:benchmarks [cpu GenuineIntel AVX512, bf16] -->\nintel\n")  # untouched
+    added = ("<!-- /results:benchmarks [cpu GenuineIntel AVX512, bf16] -->\n\nOn cpu AuthenticAMD AVX2, fp32:\n\n"
+             "<!-- results:benchmarks [cpu AuthenticAMD AVX2, fp32] -->\n| task |")  # fmt: skip
+    assert added in text and text.endswith("<!-- /results:benchmarks [cpu AuthenticAMD AVX2, fp32] -->\nend\n")
+    assert "| ctcf | 0.800 ± 0.020 |" in text
+    assert main(["--results", str(results), "--readme", str(readme), "--check"]) == 0
+    (results / "benchmarks" / "summary.tsv").write_text(SUMMARY.replace("0.8000", "0.7500"))
+    assert main(["--results", str(results), "--readme", str(readme)]) == 0  # rewritten in place, not added again
+    again = readme.read_text()
+    assert again.count("On cpu AuthenticAMD AVX2") == 1 and "| ctcf | 0.750 ± 0.020 |" in again and "intel\n" in again
+    _fine_tuned(results, "cpu GenuineIntel AVX512", "bf16")
+    (results / "finetune" / "rest" / "seed1").mkdir(parents=True)
+    (results / "finetune" / "rest" / "seed1" / "metrics.json").write_text(
+        json.dumps({"training": {"kernels": "cpu AuthenticAMD AVX2", "precision": "fp32"}}))
+    assert run_platform(results) == "cpu AuthenticAMD AVX2, fp32 + cpu GenuineIntel AVX512, bf16"  # a mixed run

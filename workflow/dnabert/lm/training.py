@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -63,6 +65,31 @@ def device_capabilities(device: torch.device) -> DeviceCapabilities:
             native = torch.cuda.is_bf16_supported(including_emulation=False)
         return DeviceCapabilities("cuda", torch.cuda.get_device_name(index), native)
     return DeviceCapabilities(device.type, device.type, device.type == "cpu" and cpu_has_native_bf16())
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor as ``/proc/cpuinfo`` names it (GenuineIntel, AuthenticAMD), else ``platform.machine()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine() or "unknown"
+
+
+def kernels_of(device: torch.device) -> str:
+    """Which compute kernels a device runs, the part of a result's bits that the config does not fix.
+
+    On a CPU, the vendor and torch's vector kernel set (``cpu AuthenticAMD AVX2``): MKL and ATen
+    pick other kernels, and so sum in another order, on another instruction set. On CUDA, the card's name.
+    """
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda {torch.cuda.get_device_name(index)}"
+    if device.type == "cpu":
+        return f"cpu {cpu_vendor()} {torch.backends.cpu.get_cpu_capability()}"
+    return device.type
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,12 @@ pretraining corpus, from ``results/datasets/*/qc/corpus_overlap.tsv``) and ``lea
 its name, ``<!-- results:benchmarks@hg38_pieces -->``, and rewritten only by
 ``--run hg38_pieces --results <that run's results>``. ``--check`` only compares and exits 1
 when the README differs from the run.
+
+Trained models' bits depend on the kernels a machine runs and the precision it trains in
+(:func:`run_platform`, from the fine-tuning runs' ``metrics.json``), so a block can carry them,
+``<!-- results:benchmarks [cpu AuthenticAMD AVX2, fp32] -->``: it is rewritten only from a run
+on that platform, and a run on a platform the README has no block for adds one after the
+last block of that table (``--check`` fails until it is there).
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from dnabert.io import InputError, PathLike, write_text_atomic
 from dnabert.metrics import format_mean_sd
 
 MODEL_ORDER = ("dnabert", "dnabert_released", "bert_scratch", "kmer_lr", "cnn")
-BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+)(?:@(?P<run>[a-z0-9_]+))? -->\n)(?P<body>.*?)"
-                   r"(<!-- /results:(?P=name)(?(run)@(?P=run)) -->)", re.S)
+BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+)(?:@(?P<run>[a-z0-9_]+))?(?: \[(?P<platform>[^\]\n]+)\])? -->\n)"
+                   r"(?P<body>.*?)(?P<end><!-- /results:(?P=name)(?(run)@(?P=run))(?(platform) \[(?P=platform)\]) -->)", re.S)
+RUN_METRICS = ("finetune/*/seed*/metrics.json", "baselines/*/bert_scratch/seed*/metrics.json")
 
 
 def _read_tsv(path: PathLike) -> list[dict[str, str]]:
@@ -160,13 +167,51 @@ TABLES: dict[str, Callable[[Path], str]] = {"benchmarks": benchmarks_table, "rec
                                             "learning_curves": learning_curves_table}  # fmt: skip
 
 
+def run_platform(results: Path) -> str | None:
+    """The kernels and training precision of a run's fine-tuned models, ``cpu AuthenticAMD AVX2, fp32``.
+
+    Several (a run spread over unlike machines) are joined with `` + ``; ``None`` when no run
+    records its kernels (fine-tuning written before they were recorded).
+    """
+    found = set()
+    for pattern in RUN_METRICS:
+        for path in sorted(results.glob(pattern)):
+            training = json.loads(path.read_text()).get("training", {})
+            if "kernels" in training:
+                found.add(f"{training['kernels']}, {training['precision']}")
+    return " + ".join(sorted(found)) or None
+
+
+def _marker(name: str, run: str | None, platform: str | None, closing: bool = False) -> str:
+    tag = (f"@{run}" if run else "") + (f" [{platform}]" if platform else "")
+    return f"<!-- {'/' if closing else ''}results:{name}{tag} -->"
+
+
 def render(readme: str, results: Path, names: Sequence[str] | None = None, run: str | None = None) -> str:
-    """``readme`` with every marked block of ``run`` (untagged: the demo), or only ``names``, rewritten from ``results``."""
+    """``readme`` with every marked block of ``run`` (untagged: the demo), or only ``names``, rewritten from ``results``.
+
+    Blocks tagged with a platform are rewritten only from a run on that platform; a table whose
+    blocks are all tagged with other platforms gets a new block for this run's after its last one.
+    """
+    wanted = [name for name in TABLES if not names or name in names]
+    tagged = [m for m in BLOCK.finditer(readme)
+              if m.group("name") in wanted and m.group("run") == run and m.group("platform")]  # fmt: skip
+    platform = run_platform(results) if tagged else None
+    if tagged and platform is None:
+        raise InputError(results, "no fine-tuning metrics.json records its kernels and precision (a run made before "
+                                  "they were recorded, or none): rerun the workflow")  # fmt: skip
+    add_after = {max(m.end() for m in tagged if m.group("name") == name): name
+                 for name in {m.group("name") for m in tagged}
+                 if not any(m.group("name") == name and m.group("platform") == platform for m in tagged)}  # fmt: skip
+
     def replace(match: re.Match) -> str:
-        name = match.group("name")
-        if name not in TABLES or (names and name not in names) or match.group("run") != run:
-            return match.group(0)
-        return match.group(1) + TABLES[name](results) + match.group(5)
+        name, text = match.group("name"), match.group(0)
+        if name in wanted and match.group("run") == run and match.group("platform") in (None, platform):
+            text = match.group(1) + TABLES[name](results) + match.group("end")
+        if match.end() in add_after:
+            text += (f"\n\nOn {platform}:\n\n{_marker(name, run, platform)}\n"
+                     f"{TABLES[name](results)}{_marker(name, run, platform, closing=True)}")  # fmt: skip
+        return text
 
     return BLOCK.sub(replace, readme)
 
@@ -186,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.check:
         if new != old:
-            print(f"{args.readme} differs from {args.results}: run make readme-tables", file=sys.stderr)
+            platform = run_platform(args.results)
+            on = f" (a run on {platform})" if platform else ""
+            print(f"{args.readme} differs from {args.results}{on}: run make readme-tables", file=sys.stderr)
             return 1
         return 0
     if new != old:

@@ -29,7 +29,7 @@ from dnabert.lm.finetune.run import Training, build_training, format_value, json
 from dnabert.lm.finetune.settings import FinetuneSettings, RunOutputs
 from dnabert.lm.models import count_parameters, save_model
 from dnabert.lm.tensorboard_log import ScalarLog
-from dnabert.lm.training import write_history
+from dnabert.lm.training import kernels_of, write_history
 from dnabert.metrics import SCALAR_METRICS
 
 log = logging.getLogger("dnabert.lm.finetune")
@@ -127,6 +127,7 @@ def summarise(
             "steps_per_epoch": run.per_epoch,
             "stopped_early": state.stopped_early,
             "device": str(run.device),
+            "kernels": kernels_of(run.device),
             "precision": run.precision,
             "parameters": count_parameters(run.model)["total"],
             "trainable_parameters": trainable,

@@ -27,7 +27,7 @@ from dnabert.lm.checkpointing import sweep_temporaries
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
 from dnabert.lm.packing import check_packable
 from dnabert.lm.tensorboard_log import ScalarLog
-from dnabert.lm.training import precision_for, write_history
+from dnabert.lm.training import kernels_of, precision_for, write_history
 
 log = logging.getLogger("dnabert.lm.pretrain")
 
@@ -190,6 +190,7 @@ def _metrics(
         "pretrained": settings.pretrained,
         "resumed_from_step": state.resumed_from,
         "device": ctx.device.type,
+        "kernels": kernels_of(ctx.device),
         "processes": ctx.world,
         "precision": precision,
         "settings": asdict(settings),
