@@ -67,15 +67,20 @@ def device_capabilities(device: torch.device) -> DeviceCapabilities:
     return DeviceCapabilities(device.type, device.type, device.type == "cpu" and cpu_has_native_bf16())
 
 
-def cpu_vendor() -> str:
-    """The CPU's vendor as ``/proc/cpuinfo`` names it (GenuineIntel, AuthenticAMD), else ``platform.machine()``."""
+def cpuinfo_field(name: str) -> str | None:
+    """A field of the first CPU in ``/proc/cpuinfo`` (``vendor_id``, ``model name``); ``None`` where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
+            if line.split(":", 1)[0].strip() == name:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.machine() or "unknown"
+    return None
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor (GenuineIntel, AuthenticAMD), else ``platform.machine()``."""
+    return cpuinfo_field("vendor_id") or platform.machine() or "unknown"
 
 
 def kernels_of(device: torch.device) -> str:
@@ -85,8 +90,7 @@ def kernels_of(device: torch.device) -> str:
     pick other kernels, and so sum in another order, on another instruction set. On CUDA, the card's name.
     """
     if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda {torch.cuda.get_device_name(index)}"
+        return f"cuda {device_capabilities(device).name}"
     if device.type == "cpu":
         return f"cpu {cpu_vendor()} {torch.backends.cpu.get_cpu_capability()}"
     return device.type
