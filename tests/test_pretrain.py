@@ -29,7 +29,8 @@ from dnabert.io import InputError
 from dnabert.lm.models import ModelSettings, new_model, save_model
 from dnabert.lm.pretrain.batches import BatchPlan, make_micro_batch
 from dnabert.lm.pretrain.distributed import Dist
-from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row
+from dnabert.lm.pretrain import objective as objective_module
+from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row, kmer_log_frequencies
 from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
@@ -179,6 +180,36 @@ def test_held_out_accuracy_is_split_by_what_the_model_was_shown(corpus, packed):
     assert evaluation_row(result)["eval_mask_accuracy"] == 0
 
 
+def test_kmer_frequencies_are_the_training_pieces_counts_and_score_the_held_out_targets(corpus, monkeypatch):
+    """The no-context baseline: add-one smoothed k-mer counts of the training pieces, scored at each masked target."""
+    store = PieceStore(corpus)
+    train_ids, eval_ids, _ = split_pieces(store, DEV, eval_pieces=12, seed=1)
+    vocab = kmer.vocab_size(6)
+    log_p = kmer_log_frequencies(store, train_ids, vocab, seed=1)
+    ids, _ = store.gather(train_ids)
+    counts = np.bincount(ids[ids >= kmer.N_SPECIAL], minlength=vocab) + 1.0
+    counts[: kmer.N_SPECIAL] = 0
+    assert torch.allclose(log_p[kmer.N_SPECIAL :], torch.from_numpy(np.log(counts / counts.sum()))[kmer.N_SPECIAL :])
+    assert torch.isinf(log_p[: kmer.N_SPECIAL]).all() and float(log_p.exp().sum()) == pytest.approx(1.0)
+    monkeypatch.setattr(objective_module, "FREQUENCY_TOKENS", 2_000)  # a large corpus: a seeded sample is counted
+    sampled = kmer_log_frequencies(store, train_ids, vocab, seed=1)
+    assert torch.equal(sampled, kmer_log_frequencies(store, train_ids, vocab, seed=1))
+    assert not torch.equal(sampled, log_p) and float(sampled.exp().sum()) == pytest.approx(1.0)
+    batches = [eval_ids[:6], eval_ids[6:]]
+    result = evaluate(CopyTheInput(new_model(6, SETTINGS.model, seed=3)), store, batches, SETTINGS, Dist(),
+                      contextlib.nullcontext, log_p)  # fmt: skip
+    targets = torch.cat([make_micro_batch(store, b, 6, SETTINGS.masking.rate,
+                                          seeded_generator(SETTINGS.seed, objective_module.EVAL_STREAM, i)).targets
+                         for i, b in enumerate(batches)])  # fmt: skip
+    assert result["frequency_loss"] == pytest.approx(float(-log_p[targets].double().mean()), rel=1e-9)
+    parts = result["by_input"]
+    assert sum(part["frequency_loss"] * part["tokens"] for part in parts.values()) == pytest.approx(
+        result["frequency_loss"] * result["masked_tokens"], rel=1e-9)
+    assert 8.0 < parts["mask"]["frequency_loss"] < 8.6  # random sequence: close to ln 4^6 = 8.32
+    assert "frequency_loss" not in evaluate(CopyTheInput(new_model(6, SETTINGS.model, seed=3)), store, batches,
+                                            SETTINGS, Dist(), contextlib.nullcontext)  # fmt: skip
+
+
 def test_prefetched_micro_batches_are_the_synchronous_ones(corpus):
     """The background thread builds exactly the batches (pieces, masks, rates) the step would build itself."""
     from dnabert.lm.loading import Prefetcher
@@ -207,8 +238,25 @@ def test_prefetched_micro_batches_are_the_synchronous_ones(corpus):
 @pytest.fixture(scope="module")
 def uninterrupted(corpus, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("full")
-    metrics = train(SETTINGS, corpus, Outputs.under(out), DEV, threads=1, progress=False)
+    records = RecordingHandler()
+    logging.getLogger("dnabert.lm.pretrain").addHandler(records)
+    try:
+        metrics = train(SETTINGS, corpus, Outputs.under(out), DEV, threads=1, progress=False)
+    finally:
+        logging.getLogger("dnabert.lm.pretrain").removeHandler(records)
+    metrics["_warnings"] = [r.getMessage() for r in records.records if r.levelno == logging.WARNING]
     return out, metrics
+
+
+class RecordingHandler(logging.Handler):
+    """Keeps the records it is given (a module-scoped fixture cannot use caplog)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def test_training_writes_every_output(uninterrupted):
@@ -223,6 +271,10 @@ def test_training_writes_every_output(uninterrupted):
     assert sum(part["tokens"] * part["loss"] for part in by_input.values()) == pytest.approx(
         saved["eval"]["loss"] * saved["eval"]["masked_tokens"], rel=1e-6)
     assert 0.7 < by_input["mask"]["tokens"] / saved["eval"]["masked_tokens"] < 0.9
+    # 8 steps on random sequence learn nothing from context: no better than the k-mer frequencies at [MASK]
+    assert by_input["mask"]["loss"] > by_input["mask"]["frequency_loss"] - 0.05
+    assert saved["eval"]["frequency_loss"] > 0
+    assert any("no better than the training k-mer frequencies" in w for w in metrics["_warnings"])
     header, *rows = (out / "training_log.csv").read_text().splitlines()
     assert "eval_mask_accuracy" in header.split(",")
     assert header.startswith("step,tokens,elapsed_s,lr,mask_rate,train_loss")

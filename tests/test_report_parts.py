@@ -161,11 +161,14 @@ def test_tsv_page(tmp_path):
 
 
 def test_pretrain_page_splits_held_out_accuracy_by_what_the_model_was_shown():
-    by_input = {"mask": {"tokens": 800, "loss": 8.1565, "accuracy": 0.0},
+    by_input = {"mask": {"tokens": 800, "loss": 8.1565, "accuracy": 0.0, "frequency_loss": 8.1123},
                 "random": {"tokens": 100, "loss": 9.6, "accuracy": 0.0},
                 "unchanged": {"tokens": 100, "loss": 1.04, "accuracy": 0.958}}  # fmt: skip
     page = str(stages.pretrain_context({"eval": {"loss": 7.5, "accuracy": 0.0958, "by_input": by_input}})["held_out"])
     assert "shown [MASK] (learned from context)" in page and "800, 8.1565, 0.0000" in page
     assert "100, 1.0400, 0.9580" in page
+    held_out = stages.pretrain_context({"eval": {"loss": 7.5, "by_input": by_input}})["held_out"]
+    cells = {row.cells[0].text: row.cells[1].text for row in held_out.rows}
+    assert cells["held-out tokens shown [MASK]: cross-entropy of the training k-mer frequencies (no context)"] == "8.1123"
     older = str(stages.pretrain_context({"eval": {"loss": 7.5, "accuracy": 0.0958}})["held_out"])  # a run before the split
     assert "shown [MASK]" in older and "n/a" in older

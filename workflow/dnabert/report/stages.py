@@ -144,6 +144,8 @@ def pretrain_context(metrics: Mapping[str, Any], history: Sequence[Mapping[str, 
         *[(f"held-out tokens shown {label}: count, cross-entropy, accuracy", _by_input(ev, kind))
           for kind, label in (("mask", "[MASK] (learned from context)"), ("random", "a random k-mer"),
                               ("unchanged", "unchanged (copying the input)"))],
+        ("held-out tokens shown [MASK]: cross-entropy of the training k-mer frequencies (no context)",
+         _round((ev.get("by_input") or {}).get("mask", {}).get("frequency_loss"), 4)),
         ("held-out perplexity", _round(ev.get("perplexity"), 1)),
         ("held-out masked tokens scored", ev.get("masked_tokens")),
         ("held-out pieces", ev.get("pieces")),
@@ -158,8 +160,8 @@ def pretrain_context(metrics: Mapping[str, Any], history: Sequence[Mapping[str, 
         ("padding (share of batch tokens)", metrics.get("padding_fraction")),
         (f"training loss, first logged (step {first.get('step', '?')})", first.get("loss")),
         (f"training loss, last logged (step {last.get('step', '?')})", last.get("loss")),
-        ("device, processes, precision", f"{metrics.get('device')}, {metrics.get('processes')}, "
-                                         f"{metrics.get('precision')}"),
+        ("device, processes, precision, kernels", ", ".join(
+            str(metrics.get(key)) for key in ("device", "processes", "precision", "kernels") if key in metrics)),
         ("resumed from step", metrics.get("resumed_from_step")),
         ("started from", metrics.get("pretrained") or "random weights"),
     ]  # fmt: skip

@@ -7,7 +7,9 @@ The held-out figures are also split by what the model was shown at each masked
 position (:data:`INPUT_KINDS`): ``[MASK]`` (80 %), a random k-mer (10 %) or the
 original k-mer left unchanged (10 %). Only the ``[MASK]`` positions measure what the
 model has learned from context: a model that copies its input and guesses k-mer
-frequencies elsewhere scores about 10 % accuracy overall and 0 at ``[MASK]``.
+frequencies elsewhere scores about 10 % accuracy overall and 0 at ``[MASK]``. What the
+model learned from context is measured against :func:`kmer_log_frequencies`: the loss that
+the training pieces' k-mer frequencies, with no context at all, score at the same positions.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import BertForMaskedLM
 
-from dnabert.lm.kmer import MASK_ID
+from dnabert.lm.kmer import MASK_ID, N_SPECIAL
 from dnabert.lm.masking import seeded_generator
 from dnabert.lm.packing import PackedLayout, packed_encoder
 from dnabert.lm.pretrain.batches import make_micro_batch
@@ -30,6 +32,8 @@ from dnabert.lm.pretrain.distributed import Dist
 from dnabert.lm.pretrain.pieces import PieceStore
 from dnabert.lm.pretrain.settings import PretrainSettings
 
+FREQUENCY_TOKENS = 20_000_000  # training tokens counted (at most) for the k-mer frequency baseline
+FREQUENCY_CHUNK = 2_048  # pieces gathered at a time while counting
 EVAL_STREAM = 0x5EED_E7A1  # masking stream of the evaluation batches, apart from training's
 INPUT_KINDS = ("mask", "random", "unchanged")  # what a masked position showed the model (index = kind code)
 
@@ -80,6 +84,28 @@ def input_kinds(input_ids: torch.Tensor, positions: torch.Tensor, targets: torch
     return torch.where(shown == MASK_ID, 0, torch.where(shown == targets, 2, 1))
 
 
+def kmer_log_frequencies(store: PieceStore, pieces: np.ndarray, vocab_size: int, seed: int) -> torch.Tensor:
+    """Log-probability of every token id under the k-mer frequencies of the training ``pieces`` (add-one smoothed).
+
+    A model that has learned nothing from context can at best predict these at a
+    ``[MASK]``. Corpora above :data:`FREQUENCY_TOKENS` are counted on a seeded sample of
+    pieces. Special tokens (never targets) get log-probability ``-inf``.
+    """
+    pieces = np.asarray(pieces, dtype=np.int64)
+    if int(store.lengths[pieces].sum()) > FREQUENCY_TOKENS:
+        rng = np.random.default_rng([seed, 11])
+        pieces = rng.permutation(pieces)
+        pieces = np.sort(pieces[: int(np.searchsorted(np.cumsum(store.lengths[pieces]), FREQUENCY_TOKENS)) + 1])
+    counts = np.ones(vocab_size, dtype=np.float64)
+    counts[:N_SPECIAL] = 0.0
+    for start in range(0, pieces.size, FREQUENCY_CHUNK):
+        ids, _ = store.gather(pieces[start : start + FREQUENCY_CHUNK])
+        ids = ids[ids >= N_SPECIAL]
+        counts += np.bincount(ids, minlength=vocab_size)[:vocab_size]
+    with np.errstate(divide="ignore"):
+        return torch.from_numpy(np.log(counts / counts.sum()))
+
+
 @torch.no_grad()
 def evaluate(
     objective: MaskedLMObjective,
@@ -88,13 +114,20 @@ def evaluate(
     settings: PretrainSettings,
     ctx: Dist,
     autocast: Callable[[], contextlib.AbstractContextManager],
+    log_frequencies: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Masked-token loss and accuracy on the held-out batches (fixed masking at ``masking.rate``), overall and
-    by what each masked position showed the model (``by_input``: ``[MASK]``, random k-mer, unchanged)."""
+    by what each masked position showed the model (``by_input``: ``[MASK]``, random k-mer, unchanged).
+
+    With ``log_frequencies`` (:func:`kmer_log_frequencies`) every part also gets ``frequency_loss``: the
+    cross-entropy of the k-mer frequencies at the same positions, what no context scores.
+    """
     was_training = objective.training
     objective.eval()
-    # Rows: summed loss, correct predictions, tokens; columns: INPUT_KINDS (one-hot sums: deterministic on GPUs).
-    sums = torch.zeros(3, len(INPUT_KINDS), dtype=torch.float64, device=ctx.device)
+    frequencies = None if log_frequencies is None else log_frequencies.to(ctx.device, torch.float64)
+    # Rows: summed loss, correct predictions, tokens, frequency loss; columns: INPUT_KINDS (one-hot sums:
+    # deterministic on GPUs).
+    sums = torch.zeros(4, len(INPUT_KINDS), dtype=torch.float64, device=ctx.device)
     for index in range(ctx.rank, len(batches), ctx.world):
         generator = seeded_generator(settings.seed, EVAL_STREAM, index)
         batch = make_micro_batch(store, batches[index], settings.k, settings.masking.rate, generator,
@@ -104,20 +137,27 @@ def evaluate(
         token_loss = F.cross_entropy(logits, batch.targets, reduction="none")
         token_correct = logits.argmax(-1) == batch.targets
         kind = F.one_hot(input_kinds(batch.input_ids, batch.positions, batch.targets), len(INPUT_KINDS)).double()
-        sums += torch.stack([token_loss.double(), token_correct.double(), torch.ones_like(kind[:, 0])]) @ kind
+        no_context = torch.zeros_like(kind[:, 0]) if frequencies is None else -frequencies[batch.targets]
+        rows = [token_loss.double(), token_correct.double(), torch.ones_like(kind[:, 0]), no_context]
+        sums += torch.stack(rows) @ kind
     totals = ctx.sum(sums.flatten().tolist())  # one all-reduce
     kinds = len(INPUT_KINDS)
-    loss, correct, masked = totals[:kinds], totals[kinds : 2 * kinds], totals[2 * kinds :]
+    loss, correct, masked, no_context = (totals[row * kinds : (row + 1) * kinds] for row in range(4))
     objective.train(was_training)
     ratio = lambda num, den: num / max(den, 1.0)  # noqa: E731
-    return {
+    baseline = (lambda code: {}) if frequencies is None else (  # noqa: E731
+        lambda code: {"frequency_loss": ratio(no_context[code], masked[code])})
+    result = {
         "loss": ratio(sum(loss), sum(masked)),
         "accuracy": ratio(sum(correct), sum(masked)),
         "masked_tokens": int(sum(masked)),
         "by_input": {name: {"tokens": int(masked[code]), "loss": ratio(loss[code], masked[code]),
-                            "accuracy": ratio(correct[code], masked[code])}
+                            "accuracy": ratio(correct[code], masked[code]), **baseline(code)}
                      for code, name in enumerate(INPUT_KINDS)},  # fmt: skip
     }
+    if frequencies is not None:
+        result["frequency_loss"] = ratio(sum(no_context), sum(masked))
+    return result
 
 
 def evaluation_row(result: dict[str, Any]) -> dict[str, float]:

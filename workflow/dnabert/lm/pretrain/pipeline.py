@@ -22,7 +22,7 @@ from dnabert.lm.pretrain.checkpoints import TrainState
 from dnabert.lm.pretrain.distributed import Dist, init_distributed
 from dnabert.lm.pretrain.history import HISTORY_FIELDS, board_values, history_row, plot_history, train_summary
 from dnabert.lm.pretrain.loop import Autocast, train_loop
-from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row
+from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row, kmer_log_frequencies
 from dnabert.lm.checkpointing import sweep_temporaries
 from dnabert.lm.pretrain.settings import Outputs, PretrainSettings
 from dnabert.lm.packing import check_packable
@@ -128,6 +128,9 @@ def _objective(settings: PretrainSettings, ctx: Dist) -> tuple[MaskedLMObjective
     return objective, n_params
 
 
+MIN_CONTEXT_GAIN = 0.05  # nats below the k-mer frequencies' [MASK] loss that count as learning from context
+
+
 def _final_evaluation(
     objective: MaskedLMObjective,
     data: TrainingData,
@@ -136,12 +139,23 @@ def _final_evaluation(
     autocast: Autocast,
     state: TrainState,
 ) -> dict[str, float]:
-    """Held-out metrics of the final model, added to the last log row (or a new one at the final step)."""
-    final_eval = evaluate(objective, data.store, data.held_out, settings, ctx, autocast)
+    """Held-out metrics of the final model, added to the last log row (or a new one at the final step).
+
+    The ``[MASK]`` positions are also scored by the training k-mer frequencies (no context); a model
+    that does not beat them by :data:`MIN_CONTEXT_GAIN` nats has learned nothing from context: a warning.
+    """
+    frequencies = kmer_log_frequencies(data.store, data.train_ids, objective.model.config.vocab_size, settings.seed)
+    final_eval = evaluate(objective, data.store, data.held_out, settings, ctx, autocast, frequencies)
     at_mask = final_eval["by_input"]["mask"]
     log.info("held-out: loss %.4f, accuracy %.4f over %d masked tokens; at the %d shown as [MASK] (what context "
-             "taught): loss %.4f, accuracy %.4f", final_eval["loss"], final_eval["accuracy"],
-             final_eval["masked_tokens"], at_mask["tokens"], at_mask["loss"], at_mask["accuracy"])  # fmt: skip
+             "taught): loss %.4f, accuracy %.4f; the training k-mer frequencies alone: loss %.4f",
+             final_eval["loss"], final_eval["accuracy"], final_eval["masked_tokens"], at_mask["tokens"],
+             at_mask["loss"], at_mask["accuracy"], at_mask["frequency_loss"])  # fmt: skip
+    gain = at_mask["frequency_loss"] - at_mask["loss"]
+    if at_mask["tokens"] and gain < MIN_CONTEXT_GAIN:
+        log.warning("at [MASK] inputs the model is no better than the training k-mer frequencies (loss %.4f "
+                    "against %.4f): it has not learned to use the neighbouring k-mers yet; DNABERT pretrained "
+                    "for 120,000 steps", at_mask["loss"], at_mask["frequency_loss"])  # fmt: skip
     final_row = evaluation_row(final_eval)
     if state.history and state.history[-1]["step"] == state.step:
         state.history[-1].update(final_row)
