@@ -42,10 +42,18 @@ from dnabert.lm.pretrain.pieces import PieceStore, split_pieces  # noqa: E402
 def windows(store: PieceStore, pieces: np.ndarray, width: int, rows: int, rng: np.random.Generator):
     """``rows`` random windows of ``width`` k-mer tokens from pieces long enough to hold one."""
     long = pieces[store.lengths[pieces] >= width + 2]
+    if long.size == 0:
+        raise SystemExit(f"no corpus piece holds a window of {width} tokens")
     chosen = long[rng.integers(0, long.size, rows)]
     ids, lengths = store.gather(chosen)
     start = 1 + (rng.random(rows) * (lengths - width - 1)).astype(np.int64)  # after [CLS], before [SEP]
     return torch.from_numpy(ids[np.arange(rows)[:, None], start[:, None] + np.arange(width)])
+
+
+def position_ids(rows: int, width: int, offsets: bool, rng: np.random.Generator) -> torch.Tensor:
+    """Position ids 0..width-1, or each row's shifted by a random offset (every position up to 511 reachable)."""
+    start = rng.integers(0, kmer.MAX_TOKENS - width + 1, (rows, 1)) if offsets else np.zeros((rows, 1), np.int64)
+    return torch.from_numpy(start + np.arange(width))
 
 
 def masked(ids: torch.Tensor, k: int, masking: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,14 +74,15 @@ def run(store, train_ids, dev_ids, width, args) -> list[dict]:
     rows = max(1, args.batch_tokens // width)
     held_ids = windows(store, dev_ids, width, rows, np.random.default_rng(1))
     held_inputs, held_where = masked(held_ids, store.k, args.masking, torch.Generator().manual_seed(1))
+    held_positions = position_ids(rows, width, args.offsets, np.random.default_rng(2))
     frequency_guess = int(kmer_log_frequencies(store, train_ids, kmer.vocab_size(store.k), seed=0).argmax())
     baseline = float((held_ids[held_where] == frequency_guess).float().mean())
     out, started = [], time.time()
     for step in range(1, args.steps + 1):
         ids = windows(store, train_ids, width, rows, rng)
         inputs, where = masked(ids, store.k, args.masking, generator)
-        offset = torch.from_numpy(rng.integers(0, kmer.MAX_TOKENS - width, (rows, 1))) if args.offsets else 0
-        hidden = model.bert(input_ids=inputs, position_ids=(offset + torch.arange(width)).expand(rows, width)).last_hidden_state
+        positions = position_ids(rows, width, args.offsets, rng)
+        hidden = model.bert(input_ids=inputs, position_ids=positions).last_hidden_state
         loss = F.cross_entropy(model.cls(hidden[where]), ids[where])
         optimizer.zero_grad()
         loss.backward()
@@ -82,7 +91,8 @@ def run(store, train_ids, dev_ids, width, args) -> list[dict]:
         if step % args.every == 0 or step == args.steps:
             model.eval()
             with torch.no_grad():
-                logits = model.cls(model.bert(input_ids=held_inputs).last_hidden_state[held_where])
+                hidden = model.bert(input_ids=held_inputs, position_ids=held_positions).last_hidden_state
+                logits = model.cls(hidden[held_where])
             model.train()
             accuracy = float((logits.argmax(-1) == held_ids[held_where]).float().mean())
             out.append({"window": width, "step": step, "train_loss": round(loss.item(), 4),
@@ -107,6 +117,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = parser.parse_args()
+    if not all(2 <= width <= kmer.MAX_KMERS for width in args.windows):
+        parser.error(f"--windows: window lengths must be 2 to {kmer.MAX_KMERS} tokens, got {args.windows}")
     torch.set_num_threads(args.threads)
     store = PieceStore(args.corpus)
     train_ids, dev_ids, source = split_pieces(store, args.dev, eval_pieces=len(store), seed=0)

@@ -30,7 +30,13 @@ from dnabert.lm.models import ModelSettings, new_model, save_model
 from dnabert.lm.pretrain.batches import BatchPlan, make_micro_batch
 from dnabert.lm.pretrain.distributed import Dist
 from dnabert.lm.pretrain import objective as objective_module
-from dnabert.lm.pretrain.objective import MaskedLMObjective, evaluate, evaluation_row, kmer_log_frequencies
+from dnabert.lm.pretrain.objective import (
+    MaskedLMObjective,
+    evaluate,
+    evaluation_row,
+    frequency_pieces,
+    kmer_log_frequencies,
+)
 from dnabert.lm.pretrain.cli import parse_args, run
 from dnabert.lm.pretrain.pieces import PAD_MULTIPLE, PieceStore, split_pieces
 from dnabert.lm.pretrain.pipeline import train
@@ -187,14 +193,19 @@ def test_kmer_frequencies_are_the_training_pieces_counts_and_score_the_held_out_
     vocab = kmer.vocab_size(6)
     log_p = kmer_log_frequencies(store, train_ids, vocab, seed=1)
     ids, _ = store.gather(train_ids)
-    counts = np.bincount(ids[ids >= kmer.N_SPECIAL], minlength=vocab) + 1.0
-    counts[: kmer.N_SPECIAL] = 0
-    assert torch.allclose(log_p[kmer.N_SPECIAL :], torch.from_numpy(np.log(counts / counts.sum()))[kmer.N_SPECIAL :])
+    counts = np.bincount(ids[ids >= kmer.N_SPECIAL], minlength=vocab)[kmer.N_SPECIAL :] + 1.0
+    assert torch.allclose(log_p[kmer.N_SPECIAL :], torch.from_numpy(np.log(counts / counts.sum())))
     assert torch.isinf(log_p[: kmer.N_SPECIAL]).all() and float(log_p.exp().sum()) == pytest.approx(1.0)
     monkeypatch.setattr(objective_module, "FREQUENCY_TOKENS", 2_000)  # a large corpus: a seeded sample is counted
     sampled = kmer_log_frequencies(store, train_ids, vocab, seed=1)
     assert torch.equal(sampled, kmer_log_frequencies(store, train_ids, vocab, seed=1))
     assert not torch.equal(sampled, log_p) and float(sampled.exp().sum()) == pytest.approx(1.0)
+    chosen = frequency_pieces(store, train_ids, seed=1)  # the fewest shuffled pieces that hold 2,000 tokens
+    assert set(chosen) < set(train_ids) and np.array_equal(chosen, np.sort(chosen))
+    assert 2_000 <= store.lengths[chosen].sum() < 2_000 + store.lengths[chosen].max()
+    ids, _ = store.gather(chosen)
+    expected = np.bincount(ids[ids >= kmer.N_SPECIAL], minlength=vocab)[kmer.N_SPECIAL :] + 1.0
+    assert torch.allclose(sampled[kmer.N_SPECIAL :], torch.from_numpy(np.log(expected / expected.sum())))
     batches = [eval_ids[:6], eval_ids[6:]]
     result = evaluate(CopyTheInput(new_model(6, SETTINGS.model, seed=3)), store, batches, SETTINGS, Dist(),
                       contextlib.nullcontext, log_p)  # fmt: skip
@@ -410,6 +421,7 @@ def _assert_matches_one_process(out: Path, one_process: tuple[Path, dict]) -> di
     for key in reference:
         torch.testing.assert_close(distributed[key], reference[key], rtol=1e-4, atol=1e-5, msg=key)
     assert metrics["eval"]["loss"] == pytest.approx(single["eval"]["loss"], rel=1e-4)
+    assert metrics["eval"]["frequency_loss"] == pytest.approx(single["eval"]["frequency_loss"], rel=1e-9)
     return metrics
 
 

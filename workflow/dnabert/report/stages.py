@@ -160,8 +160,8 @@ def pretrain_context(metrics: Mapping[str, Any], history: Sequence[Mapping[str, 
         ("padding (share of batch tokens)", metrics.get("padding_fraction")),
         (f"training loss, first logged (step {first.get('step', '?')})", first.get("loss")),
         (f"training loss, last logged (step {last.get('step', '?')})", last.get("loss")),
-        ("device, processes, precision, kernels", ", ".join(
-            str(metrics.get(key)) for key in ("device", "processes", "precision", "kernels") if key in metrics)),
+        (", ".join(present := [key for key in ("device", "processes", "precision", "kernels") if key in metrics])
+         or "device", ", ".join(str(metrics[key]) for key in present) or None),
         ("resumed from step", metrics.get("resumed_from_step")),
         ("started from", metrics.get("pretrained") or "random weights"),
     ]  # fmt: skip

@@ -84,6 +84,17 @@ def input_kinds(input_ids: torch.Tensor, positions: torch.Tensor, targets: torch
     return torch.where(shown == MASK_ID, 0, torch.where(shown == targets, 2, 1))
 
 
+def frequency_pieces(store: PieceStore, pieces: np.ndarray, seed: int) -> np.ndarray:
+    """The pieces :func:`kmer_log_frequencies` counts: all, or above :data:`FREQUENCY_TOKENS` tokens the
+    fewest of a seeded shuffle that hold that many (sorted ids)."""
+    pieces = np.asarray(pieces, dtype=np.int64)
+    if int(store.lengths[pieces].sum()) <= FREQUENCY_TOKENS:
+        return pieces
+    shuffled = np.random.default_rng([seed, 11]).permutation(pieces)
+    enough = int(np.searchsorted(np.cumsum(store.lengths[shuffled]), FREQUENCY_TOKENS)) + 1
+    return np.sort(shuffled[:enough])
+
+
 def kmer_log_frequencies(store: PieceStore, pieces: np.ndarray, vocab_size: int, seed: int) -> torch.Tensor:
     """Log-probability of every token id under the k-mer frequencies of the training ``pieces`` (add-one smoothed).
 
@@ -91,11 +102,7 @@ def kmer_log_frequencies(store: PieceStore, pieces: np.ndarray, vocab_size: int,
     ``[MASK]``. Corpora above :data:`FREQUENCY_TOKENS` are counted on a seeded sample of
     pieces. Special tokens (never targets) get log-probability ``-inf``.
     """
-    pieces = np.asarray(pieces, dtype=np.int64)
-    if int(store.lengths[pieces].sum()) > FREQUENCY_TOKENS:
-        rng = np.random.default_rng([seed, 11])
-        pieces = rng.permutation(pieces)
-        pieces = np.sort(pieces[: int(np.searchsorted(np.cumsum(store.lengths[pieces]), FREQUENCY_TOKENS)) + 1])
+    pieces = frequency_pieces(store, pieces, seed)
     counts = np.ones(vocab_size, dtype=np.float64)
     counts[:N_SPECIAL] = 0.0
     for start in range(0, pieces.size, FREQUENCY_CHUNK):

@@ -152,7 +152,7 @@ def _final_evaluation(
              final_eval["loss"], final_eval["accuracy"], final_eval["masked_tokens"], at_mask["tokens"],
              at_mask["loss"], at_mask["accuracy"], at_mask["frequency_loss"])  # fmt: skip
     gain = at_mask["frequency_loss"] - at_mask["loss"]
-    if at_mask["tokens"] and gain < MIN_CONTEXT_GAIN:
+    if ctx.main and at_mask["tokens"] and gain < MIN_CONTEXT_GAIN:
         log.warning("at [MASK] inputs the model is no better than the training k-mer frequencies (loss %.4f "
                     "against %.4f): it has not learned to use the neighbouring k-mers yet; DNABERT pretrained "
                     "for 120,000 steps", at_mask["loss"], at_mask["frequency_loss"])  # fmt: skip
